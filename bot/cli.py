@@ -1,0 +1,105 @@
+"""`ai-fix`: the command line. `serve` runs the webhook receiver with the embedded worker."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import threading
+from collections.abc import Sequence
+
+from bot.settings import Settings, SettingsError
+
+log = logging.getLogger("ai_fix")
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValueError as exc:
+        raise SystemExit(f"ai-fix: invalid settings: {exc}") from exc
+
+
+def _reap(settings: Settings) -> None:
+    try:
+        from runner.sandbox import reap_leftovers
+
+        removed = reap_leftovers()
+        if removed:
+            log.info("removed %d sandbox container(s) left by an earlier crash", removed)
+    except Exception as exc:  # the receiver must start even when Docker is briefly unavailable
+        log.warning("could not reap leftover sandbox containers: %s", exc)
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.receiver import create_app
+    from bot.wiring import build
+
+    settings = _settings()
+    try:
+        parts = build(settings)
+        app = create_app(settings, parts.store, parts.wake)
+    except SettingsError as exc:
+        print(f"ai-fix: {exc}", file=sys.stderr)
+        return 2
+    requeued = parts.store.requeue_interrupted()
+    if requeued:
+        log.info("requeued %d job(s) interrupted by a previous stop", requeued)
+    _reap(settings)
+    stop = threading.Event()
+    if not args.no_worker:
+        parts.worker.serve(stop)
+    log.info("ai-fix listening on http://%s:%s (webhook: POST /webhook)", args.host, args.port)
+    try:
+        uvicorn.run(app, host=args.host, port=args.port, log_level="warning", access_log=False)
+    finally:
+        stop.set()
+    return 0
+
+
+def cmd_worker(args: argparse.Namespace) -> int:
+    from bot.wiring import build
+
+    settings = _settings()
+    try:
+        parts = build(settings)
+    except SettingsError as exc:
+        print(f"ai-fix: {exc}", file=sys.stderr)
+        return 2
+    parts.store.requeue_interrupted()
+    _reap(settings)
+    stop = threading.Event()
+    threads = parts.worker.serve(stop)
+    try:
+        for thread in threads:
+            thread.join()
+    except KeyboardInterrupt:
+        stop.set()
+    return 0
+
+
+def parser() -> argparse.ArgumentParser:
+    top = argparse.ArgumentParser(prog="ai-fix", description="Resolve labelled GitHub issues into pull requests.")
+    sub = top.add_subparsers(dest="command", required=True)
+    serve = sub.add_parser("serve", help="run the webhook receiver with the embedded worker")
+    serve.add_argument("--host", default=os.environ.get("AI_FIX_HOST", "127.0.0.1"))
+    serve.add_argument("--port", type=int, default=int(os.environ.get("AI_FIX_PORT", "3000")))
+    serve.add_argument("--no-worker", action="store_true", help="receive only; run `ai-fix worker` elsewhere")
+    serve.set_defaults(func=cmd_serve)
+    worker = sub.add_parser("worker", help="run queued jobs (no webhook receiver)")
+    worker.set_defaults(func=cmd_worker)
+    return top
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    logging.basicConfig(level=os.environ.get("AI_FIX_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    args = parser().parse_args(argv)
+    return int(args.func(args))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,98 @@
+"""Turn an `Outcome` into what maintainers read: the PR body, the progress comment, replies.
+
+The text only states what the outcome records; templates live beside this module.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from bot.github import clip
+from runner.outcome import Attempt, CommandRun, Outcome, Verdict
+
+_VERDICTS = {
+    Verdict.PLAUSIBLE: "plausible: the edits applied and the tests pass",
+    Verdict.NOT_PLAUSIBLE: "not plausible",
+    Verdict.NO_EDIT: "no edit applied",
+    Verdict.ERROR: "stopped by an error",
+}
+
+
+def _result(run: CommandRun | None) -> str:
+    if run is None:
+        return "not run"
+    if run.timed_out:
+        return f"timed out after {run.duration_s:.0f} s"
+    return f"{'passed' if run.passed else 'failed'} (exit {run.exit_code}, {run.duration_s:.1f} s)"
+
+
+def _tail(text: str, limit: int) -> str:
+    return text if len(text) <= limit else f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
+
+
+@lru_cache(maxsize=1)
+def _env() -> jinja2.Environment:
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
+                             undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
+    env.filters["tail"] = _tail
+    env.globals["result"] = _result
+    return env
+
+
+def _render(name: str, **context: Any) -> str:
+    return clip(_env().get_template(name).render(**context).strip() + "\n")
+
+
+def chosen_attempt(outcome: Outcome) -> Attempt | None:
+    """The attempt whose patch was pushed: the one with the most applied edits among the best."""
+    applied = [a for a in outcome.attempts if sorted(a.changed_files) == outcome.changed_files and a.edits_applied]
+    return applied[-1] if applied else outcome.final_attempt
+
+
+def not_plausible_reason(outcome: Outcome, attempt: Attempt | None) -> str:
+    if attempt is None:
+        return "no attempt finished"
+    if attempt.edit_errors:
+        return f"{len(attempt.edit_errors)} edit(s) could not be applied"
+    if outcome.test_command is None:
+        return "there is no test command to check it with"
+    if attempt.test is None:
+        return "the tests did not run"
+    if not attempt.test.passed:
+        if outcome.baseline is not None and not outcome.baseline.passed:
+            return "the tests fail, and they already failed before the change"
+        return "the tests fail after the change"
+    return outcome.error or "it was not verified"
+
+
+def verdict_text(outcome: Outcome) -> str:
+    return _VERDICTS[outcome.verdict]
+
+
+def pr_title(outcome: Outcome, issue_title: str) -> str:
+    prefix = "" if outcome.verdict is Verdict.PLAUSIBLE else "[draft] "
+    return f"{prefix}Fix #{outcome.issue_number}: {issue_title}"[:250]
+
+
+def pr_body(outcome: Outcome, aliases: Iterable[str]) -> str:
+    chosen = chosen_attempt(outcome)
+    return _render("pr_body.md.j2", outcome=outcome, chosen=chosen, plan=_tail(chosen.plan, 20_000) if chosen else "",
+                   reason=not_plausible_reason(outcome, chosen), verdict_text=verdict_text(outcome),
+                   total_tokens=sum(a.tokens for a in outcome.attempts),
+                   total_cost=sum(a.cost_usd for a in outcome.attempts), aliases=", ".join(sorted(aliases)))
+
+
+def progress(state: str, **context: Any) -> str:
+    defaults: dict[str, Any] = {"job_id": "", "models": "", "created": False, "pull_url": "", "verdict_text": "",
+                                "detail": ""}
+    return _render("progress.md.j2", state=state, **(defaults | context))
+
+
+def reply(kind: str, **context: Any) -> str:
+    defaults: dict[str, Any] = {"detail": "", "sender": "", "label": "ai-fix", "aliases": ""}
+    return _render("reply.md.j2", kind=kind, **(defaults | context))

@@ -1,0 +1,95 @@
+"""The App's settings, from the environment and `.env`: one object, built once at start-up.
+
+Secrets are `SecretStr`, so printing the settings (or an exception holding them) never shows them.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from runner.models import DEFAULT_ALIASES, ModelPair
+
+
+class SettingsError(ValueError):
+    """A setting is missing or wrong; the message names the environment variable to fix."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore",
+                                      populate_by_name=True)
+
+    github_app_id: int | None = Field(default=None, validation_alias="GITHUB_APP_ID")
+    github_private_key: SecretStr | None = Field(default=None, validation_alias="GITHUB_PRIVATE_KEY")
+    github_private_key_path: Path | None = Field(default=None, validation_alias="GITHUB_PRIVATE_KEY_PATH")
+    github_webhook_secret: SecretStr | None = Field(default=None, validation_alias="GITHUB_WEBHOOK_SECRET")
+    github_api_url: str = Field(default="https://api.github.com", validation_alias="GITHUB_API_URL")
+
+    data_dir: Path = Field(default=Path("data"), validation_alias="AI_FIX_DATA_DIR")
+    """Where the database, mirrors and worktrees live."""
+    database_url: str | None = Field(default=None, validation_alias="AI_FIX_DATABASE_URL")
+    """`sqlite:///path`; defaults to `sqlite:///<data_dir>/ai-fix.db`."""
+    trigger_label: str = Field(default="ai-fix", validation_alias="AI_FIX_LABEL")
+
+    default_model: str = Field(default="sonnet", validation_alias="AI_FIX_MODEL")
+    """Alias or litellm model string used when neither the command nor the repository names one."""
+    model_aliases_json: str | None = Field(default=None, validation_alias="AI_FIX_MODEL_ALIASES")
+    """JSON object `{"alias": {"senior": "...", "junior": "..."}}`, merged over the built-in aliases."""
+    llm_api_base: str | None = Field(default=None,
+                                     validation_alias=AliasChoices("AI_FIX_LLM_API_BASE", "OPENAI_API_BASE"))
+    llm_timeout_s: float = Field(default=300.0, validation_alias="AI_FIX_LLM_TIMEOUT")
+
+    sandbox_image: str = Field(default="ai-fix-sandbox:latest", validation_alias="AI_FIX_SANDBOX_IMAGE")
+    worker_poll_s: float = Field(default=1.0, validation_alias="AI_FIX_WORKER_POLL")
+
+    @field_validator("github_api_url")
+    @classmethod
+    def _strip_slash(cls, value: str) -> str:
+        return value.rstrip("/")
+
+    @property
+    def sqlite_path(self) -> Path:
+        url = self.database_url or f"sqlite:///{self.data_dir / 'ai-fix.db'}"
+        if not url.startswith("sqlite:///"):
+            raise SettingsError(f"AI_FIX_DATABASE_URL={url.split('@')[-1]!r}: only sqlite:/// URLs are supported "
+                                "so far")
+        return Path(url.removeprefix("sqlite:///"))
+
+    def private_key(self) -> str:
+        if self.github_private_key is not None:
+            return self.github_private_key.get_secret_value().replace("\\n", "\n")
+        if self.github_private_key_path is not None:
+            try:
+                return self.github_private_key_path.read_text()
+            except OSError as exc:
+                raise SettingsError(f"GITHUB_PRIVATE_KEY_PATH: cannot read {self.github_private_key_path}: "
+                                    f"{exc.strerror}") from exc
+        raise SettingsError("set GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH (the App's .pem from its settings "
+                            "page)")
+
+    def webhook_secret(self) -> bytes:
+        if self.github_webhook_secret is None or not self.github_webhook_secret.get_secret_value():
+            raise SettingsError("set GITHUB_WEBHOOK_SECRET: without it no delivery can be verified")
+        return self.github_webhook_secret.get_secret_value().encode()
+
+    def app_id(self) -> int:
+        if self.github_app_id is None:
+            raise SettingsError("set GITHUB_APP_ID (shown on the App's settings page)")
+        return self.github_app_id
+
+    def model_aliases(self) -> dict[str, ModelPair]:
+        aliases = dict(DEFAULT_ALIASES)
+        if not self.model_aliases_json:
+            return aliases
+        try:
+            raw: Any = json.loads(self.model_aliases_json)
+            for name, pair in raw.items():
+                aliases[str(name).lower()] = ModelPair(str(pair["senior"]), str(pair.get("junior", pair["senior"])))
+        except (ValueError, KeyError, TypeError, AttributeError) as exc:
+            raise SettingsError('AI_FIX_MODEL_ALIASES must be JSON like {"fast": {"senior": "openai/gpt-4o", '
+                                f'"junior": "openai/gpt-4o-mini"}}: {exc}') from exc
+        return aliases

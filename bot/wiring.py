@@ -1,0 +1,50 @@
+"""Build every long-lived part once, at start-up, from the settings; nothing at import time."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from bot.github import GitHubApp
+from bot.settings import Settings
+from bot.store import Store
+from bot.worker import Worker
+from runner.llm import LiteLLMChat
+from runner.solve import SandboxFactory, SolveDeps
+from runner.workspace import Workspace
+
+
+@dataclass
+class Components:
+    settings: Settings
+    store: Store
+    worker: Worker
+    wake: threading.Event
+
+
+def sandbox_factory(settings: Settings) -> SandboxFactory:
+    from runner.sandbox import docker_factory  # Docker SDK only where jobs run
+
+    return docker_factory(default_image=settings.sandbox_image)
+
+
+def deps_factory(settings: Settings) -> Callable[[Callable[[], bool]], SolveDeps]:
+    chat = LiteLLMChat(api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
+    workspace = Workspace(settings.data_dir / "git")
+    sandbox = sandbox_factory(settings)
+    aliases = settings.model_aliases()
+
+    def make(should_stop: Callable[[], bool]) -> SolveDeps:
+        return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, aliases=aliases, should_stop=should_stop)
+
+    return make
+
+
+def build(settings: Settings) -> Components:
+    store = Store(settings.sqlite_path)
+    store.migrate()
+    github = GitHubApp(settings.github_api_url, settings.app_id(), settings.private_key())
+    wake = threading.Event()
+    worker = Worker(settings, store, github, deps_factory(settings), wake)
+    return Components(settings, store, worker, wake)

@@ -1,0 +1,62 @@
+"""Which files the models see. A stand-in until the tree-sitter repo map lands (issue #3).
+
+Files the issue names (by path, file name or module stem) come first; a small repository is
+shown whole. Everything is capped so a huge file or tree cannot blow the prompt.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+MAX_LISTED = 400
+MAX_FILE_CHARS = 40_000
+MAX_TOTAL_CHARS = 120_000
+_TEXT_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".c", ".h", ".cc",
+                  ".cpp", ".hpp", ".rb", ".md", ".rst", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml",
+                  ".json", ".sh", ".kt", ".swift", ".php", ".cs", ".scala"}
+
+
+def _words(text: str) -> set[str]:
+    return {w.lower() for w in re.findall(r"[A-Za-z_][A-Za-z0-9_./-]{2,}", text)}
+
+
+def mentioned(files: list[str], text: str) -> list[str]:
+    """Tracked files the text names by path, file name or module stem (longest first wins ties)."""
+    words = _words(text)
+    hits: list[str] = []
+    for path in files:
+        lower = path.lower()
+        name = lower.rsplit("/", 1)[-1]
+        stem = name.rsplit(".", 1)[0]
+        module = lower.rsplit(".", 1)[0].replace("/", ".")
+        if lower in words or name in words or module in words or (len(stem) >= 4 and stem in words):
+            hits.append(path)
+    return hits
+
+
+def read_files(root: Path, paths: list[str], budget: int = MAX_TOTAL_CHARS) -> list[tuple[str, str]]:
+    """(path, text) pairs within the budget; binary, huge or symlinked files are skipped."""
+    out: list[tuple[str, str]] = []
+    used = 0
+    for rel in dict.fromkeys(paths):
+        path = root / rel
+        if path.is_symlink() or not path.is_file() or path.suffix.lower() not in _TEXT_SUFFIXES:
+            continue
+        data = path.read_bytes()
+        if b"\0" in data[:4096] or len(data) > MAX_FILE_CHARS:
+            continue
+        text = data.decode("utf-8", errors="replace")
+        if used + len(text) > budget:
+            break
+        out.append((rel, text))
+        used += len(text)
+    return out
+
+
+def select(root: Path, files: list[str], issue_text: str) -> list[str]:
+    """Files for the Senior: those named in the issue, then (small repos) the rest of the source."""
+    named = mentioned(files, issue_text)
+    rest = [p for p in files if p not in named and Path(p).suffix.lower() in _TEXT_SUFFIXES
+            and not p.startswith(".github/")]
+    return named + rest

@@ -1,0 +1,104 @@
+"""What a job did, as plain data: the only thing that crosses back from the runner to the bot.
+
+Everything the PR body claims must be derivable from these records, so the summary can never
+say more than what happened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any
+
+
+class Verdict(StrEnum):
+    PLAUSIBLE = "plausible"
+    """Edits applied, no new lint errors, no new test failures."""
+    NOT_PLAUSIBLE = "not_plausible"
+    """Edits applied but something is still failing (or could not be checked)."""
+    NO_EDIT = "no_edit"
+    """No edit applied: nothing to push."""
+    ERROR = "error"
+    """The job stopped before it could produce a patch (config, git, provider...)."""
+
+
+@dataclass(frozen=True)
+class CommandRun:
+    """One command run in the sandbox (tests or lint), with output already capped."""
+
+    command: str
+    exit_code: int
+    duration_s: float
+    output: str
+    timed_out: bool = False
+
+    @property
+    def passed(self) -> bool:
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    role: str
+    model: str
+    prompt_tokens: int
+    completion_tokens: int
+    cost_usd: float
+    duration_s: float
+
+
+@dataclass
+class Attempt:
+    number: int
+    senior: str
+    junior: str
+    plan: str = ""
+    edits_proposed: int = 0
+    edits_applied: int = 0
+    edit_errors: list[str] = field(default_factory=list)
+    changed_files: list[str] = field(default_factory=list)
+    test: CommandRun | None = None
+    calls: list[LLMCall] = field(default_factory=list)
+    duration_s: float = 0.0
+
+    @property
+    def edit_ok(self) -> bool:
+        return self.edits_applied > 0 and not self.edit_errors
+
+    @property
+    def tokens(self) -> int:
+        return sum(c.prompt_tokens + c.completion_tokens for c in self.calls)
+
+    @property
+    def cost_usd(self) -> float:
+        return sum(c.cost_usd for c in self.calls)
+
+
+@dataclass
+class Outcome:
+    verdict: Verdict
+    issue_number: int
+    branch: str
+    base_branch: str
+    base_sha: str = ""
+    head_sha: str = ""
+    """The pushed commit; empty when nothing was pushed."""
+    diff: str = ""
+    changed_files: list[str] = field(default_factory=list)
+    attempts: list[Attempt] = field(default_factory=list)
+    baseline: CommandRun | None = None
+    test_command: str | None = None
+    always_draft: bool = False
+    """The repository asked for draft pull requests whatever the verdict."""
+    error: str = ""
+    hint: str = ""
+    duration_s: float = 0.0
+
+    @property
+    def final_attempt(self) -> Attempt | None:
+        return self.attempts[-1] if self.attempts else None
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["verdict"] = self.verdict.value
+        return data

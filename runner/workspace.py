@@ -1,0 +1,157 @@
+"""Repositories on disk: one bare mirror per repository, a fresh worktree per attempt.
+
+Security rules this module keeps:
+- Credentials reach git only through the git process's environment (`git_env`, opaque to us),
+  never a URL, `.git/config` or any file under the worktree the sandbox mounts.
+- The worktree's gitdir lives in the mirror, outside the sandbox mount, and every host git call
+  names `--git-dir`/`--work-tree` explicitly, so a `.git` the sandbox plants in the worktree is
+  never read (it could carry `core.fsmonitor` or hooks that would run on the host).
+- Commits are built from the contents the engine wrote (a temporary index, `hash-object`,
+  `commit-tree`), not from whatever the tests left in the worktree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.errors import GitError
+
+_SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", "-c", "core.fsmonitor=false",
+                "-c", "protocol.file.allow=never", "-c", "credential.helper=")
+_BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
+
+
+def _redact(text: str, git_env: Mapping[str, str]) -> str:
+    for value in git_env.values():
+        if len(value) >= 8:
+            text = text.replace(value, "***")
+    return text
+
+
+def git(args: Sequence[str], *, git_dir: Path | None = None, work_tree: Path | None = None,
+        git_env: Mapping[str, str] | None = None, input_text: str | None = None,
+        extra_env: Mapping[str, str] | None = None, timeout: float = 600) -> str:
+    """Run git with a minimal environment; raise `GitError` with stderr (secrets redacted)."""
+    env = {k: os.environ[k] for k in _BASE_ENV_KEYS if k in os.environ}
+    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "true"})
+    env.update(git_env or {})
+    env.update(extra_env or {})
+    cmd = ["git", *_SAFE_CONFIG]
+    if git_dir is not None:
+        cmd.append(f"--git-dir={git_dir}")
+    if work_tree is not None:
+        cmd.append(f"--work-tree={work_tree}")
+    cmd.extend(args)
+    try:
+        proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, env=env,
+                              timeout=timeout, check=False)
+    except subprocess.TimeoutExpired as exc:
+        raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
+    if proc.returncode != 0:
+        message = _redact(proc.stderr.strip() or proc.stdout.strip(), git_env or {})
+        raise GitError(f"git {args[0]} failed: {message[-2000:]}")
+    return proc.stdout
+
+
+@dataclass(frozen=True)
+class Worktree:
+    path: Path
+    git_dir: Path
+    mirror: Path
+    base_sha: str
+
+    def run(self, *args: str, input_text: str | None = None, extra_env: Mapping[str, str] | None = None) -> str:
+        return git(args, git_dir=self.git_dir, work_tree=self.path, input_text=input_text, extra_env=extra_env)
+
+    def tracked_files(self) -> list[str]:
+        out = self.run("ls-files", "-z")
+        return [p for p in out.split("\0") if p]
+
+
+class Workspace:
+    """Mirrors under `root/mirrors`, worktrees under `root/worktrees`."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def mirror_path(self, clone_url: str) -> Path:
+        digest = hashlib.sha256(clone_url.encode()).hexdigest()[:16]
+        name = clone_url.rstrip("/").rsplit("/", 1)[-1].removesuffix(".git")
+        safe = "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in name)[:60]
+        return self.root / "mirrors" / f"{safe}-{digest}.git"
+
+    def fetch(self, clone_url: str, git_env: Mapping[str, str]) -> Path:
+        """Create or update the bare mirror with an incremental fetch of every branch."""
+        mirror = self.mirror_path(clone_url)
+        if not (mirror / "HEAD").exists():
+            mirror.parent.mkdir(parents=True, exist_ok=True)
+            git(["init", "--bare", "--quiet", str(mirror)])
+        git(["fetch", "--quiet", "--prune", "--no-tags", clone_url, "+refs/heads/*:refs/remotes/origin/*"],
+            git_dir=mirror, git_env=git_env)
+        return mirror
+
+    def checkout(self, mirror: Path, base_branch: str) -> Worktree:
+        """A fresh detached worktree of the base branch, its gitdir kept inside the mirror."""
+        name = f"wt-{uuid.uuid4().hex[:12]}"
+        path = self.root / "worktrees" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        ref = f"refs/remotes/origin/{base_branch}"
+        try:
+            base_sha = git(["rev-parse", "--verify", f"{ref}^{{commit}}"], git_dir=mirror).strip()
+        except GitError as exc:
+            raise GitError(f"branch {base_branch!r} was not found in the repository",
+                           hint="check the repository's default branch") from exc
+        git(["worktree", "add", "--detach", "--quiet", str(path), base_sha], git_dir=mirror)
+        return Worktree(path=path, git_dir=mirror / "worktrees" / name, mirror=mirror, base_sha=base_sha)
+
+    def remove(self, worktree: Worktree) -> None:
+        shutil.rmtree(worktree.path, ignore_errors=True)
+        shutil.rmtree(worktree.git_dir, ignore_errors=True)
+        try:
+            git(["worktree", "prune"], git_dir=worktree.mirror)
+        except GitError:
+            pass
+
+
+def commit_contents(worktree: Worktree, contents: Mapping[str, str | None], message: str,
+                    author: tuple[str, str]) -> str:
+    """Commit exactly `contents` (path -> text, None deletes) on top of the base commit."""
+    index = worktree.git_dir / f"ai-fix-index-{uuid.uuid4().hex[:8]}"
+    env = {"GIT_INDEX_FILE": str(index)}
+    name, email = author
+    ident = {"GIT_AUTHOR_NAME": name, "GIT_AUTHOR_EMAIL": email,
+             "GIT_COMMITTER_NAME": name, "GIT_COMMITTER_EMAIL": email}
+    try:
+        worktree.run("read-tree", worktree.base_sha, extra_env=env)
+        for path, text in sorted(contents.items()):
+            if text is None:
+                worktree.run("update-index", "--force-remove", "--", path, extra_env=env)
+                continue
+            blob = worktree.run("hash-object", "-w", "--stdin", "--no-filters", input_text=text).strip()
+            listed = worktree.run("ls-tree", worktree.base_sha, "--", path).split()
+            mode = listed[0] if listed and listed[0] in ("100644", "100755") else "100644"
+            worktree.run("update-index", "--add", "--cacheinfo", f"{mode},{blob},{path}", extra_env=env)
+        tree = worktree.run("write-tree", extra_env=env).strip()
+        return worktree.run("commit-tree", tree, "-p", worktree.base_sha, "-F", "-",
+                            input_text=message, extra_env=ident).strip()
+    finally:
+        index.unlink(missing_ok=True)
+
+
+def diff(worktree: Worktree, commit: str) -> str:
+    return worktree.run("diff", "--no-color", "--no-ext-diff", worktree.base_sha, commit)
+
+
+def push(worktree: Worktree, clone_url: str, git_env: Mapping[str, str], commit: str, branch: str) -> None:
+    """Force-push the commit to the App's own branch: a new run replaces the previous patch."""
+    if not branch.startswith("ai-fix/"):
+        raise GitError(f"refusing to push to {branch!r}: the App only pushes ai-fix/ branches")
+    git(["push", "--quiet", "--force", clone_url, f"{commit}:refs/heads/{branch}"],
+        git_dir=worktree.mirror, git_env=git_env)
