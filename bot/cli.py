@@ -36,6 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.receiver import create_app
+    from bot.setup_page import create_setup_app
     from bot.wiring import build
 
     settings = _settings()
@@ -43,8 +44,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         parts = build(settings)
         app = create_app(settings, parts.store, parts.wake)
     except SettingsError as exc:
-        print(f"ai-fix: {exc}", file=sys.stderr)
-        return 2
+        log.warning("not configured: %s; serving set-up instructions at http://%s:%s/", exc, args.host, args.port)
+        uvicorn.run(create_setup_app(str(exc)), host=args.host, port=args.port, log_level="warning")
+        return 0
     requeued = parts.store.requeue_interrupted()
     if requeued:
         log.info("requeued %d job(s) interrupted by a previous stop", requeued)

@@ -38,7 +38,7 @@ def _clean_filename(line: str) -> str | None:
     text = text.strip().strip("*").strip()
     for prefix in ("#", "//", "--", ";"):
         if text.startswith(prefix):
-            text = text[len(prefix):].strip()
+            text = text.lstrip(prefix[0]).strip()
     lowered = text.lower()
     for prefix in _FILENAME_PREFIXES:
         if lowered.startswith(prefix):

@@ -24,7 +24,7 @@ from pathlib import Path
 from runner.errors import GitError
 
 _SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", "-c", "core.fsmonitor=false",
-                "-c", "protocol.file.allow=never", "-c", "credential.helper=")
+                "-c", "credential.helper=")
 _BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
 
 
