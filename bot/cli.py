@@ -23,9 +23,9 @@ def _settings() -> Settings:
 
 def _reap(settings: Settings) -> None:
     try:
-        from runner.sandbox import reap_leftovers
+        from runner.sandbox import docker_client_from_env, reap
 
-        removed = reap_leftovers()
+        removed = len(reap(docker_client_from_env()))
         if removed:
             log.info("removed %d sandbox container(s) left by an earlier crash", removed)
     except Exception as exc:  # the receiver must start even when Docker is briefly unavailable

@@ -123,9 +123,9 @@ class Worker:
         try:
             result = self._run(job, spec)
             self.store.finish(job.id, "cancelled" if result.get("cancelled") else "done", result)
-        except GitHubError as exc:
-            log.error("job %s failed: %s", job.id, exc)
-            self.store.finish(job.id, "failed", {"error": str(exc)})
+        except Exception as exc:  # a failed job is recorded, never left `running`
+            log.exception("job %s failed", job.id)
+            self.store.finish(job.id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         return True
 
     def _models(self, spec: JobSpec) -> tuple[ModelPair, ModelPair | None]:

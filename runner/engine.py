@@ -25,11 +25,16 @@ TEST_OUTPUT_CHARS = 8_000
 
 
 class CommandResultLike(Protocol):
-    command: str
-    exit_code: int
-    output: str
-    duration_s: float
-    timed_out: bool
+    @property
+    def command(self) -> str: ...
+    @property
+    def exit_code(self) -> int: ...
+    @property
+    def output(self) -> str: ...
+    @property
+    def duration_s(self) -> float: ...
+    @property
+    def timed_out(self) -> bool: ...
 
 
 class CommandRunner(Protocol):
