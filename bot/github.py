@@ -88,18 +88,23 @@ class GitHubApp:
         self.api_url = api_url
         self.app_id = app_id
         self._private_key = private_key
+        self._identity: BotIdentity | None = None
 
     def _client(self, auth: Any) -> GitHub[Any]:
         return GitHub(auth, base_url=self.api_url + "/", user_agent="ai-fix")
 
     @cached_property
-    def identity(self) -> BotIdentity:
+    def slug(self) -> str:
         with self._client(AppAuthStrategy(self.app_id, self._private_key)) as gh, _calls("reading the App"):
             app = gh.rest.apps.get_authenticated().parsed_data
-            slug = str(app.slug) if app and app.slug else "ai-fix"
-            login = f"{slug}[bot]"
-            user = gh.rest.users.get_by_username(login).parsed_data
-            return BotIdentity(slug=slug, login=login, user_id=int(user.id))
+            return str(app.slug) if app and app.slug else "ai-fix"
+
+    def identity(self, gh: Installation) -> BotIdentity:
+        """Who commits: `<slug>[bot]` with its noreply address (the user lookup needs an installation)."""
+        if self._identity is None:
+            login = f"{self.slug}[bot]"
+            self._identity = BotIdentity(slug=self.slug, login=login, user_id=gh.user_id(login))
+        return self._identity
 
     @contextmanager
     def installation(self, installation_id: int, repo: str) -> Iterator[Installation]:
@@ -123,6 +128,10 @@ class Installation:
         basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
         return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
                 "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+
+    def user_id(self, login: str) -> int:
+        with _calls(f"reading user {login}"):
+            return int(self._gh.rest.users.get_by_username(login).parsed_data.id)
 
     def permission(self, owner: str, repo: str, login: str) -> str:
         """admin / write / read / none, where maintain counts as write and triage as read."""

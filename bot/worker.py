@@ -136,8 +136,8 @@ class Worker:
         owner, repo, number = spec.owner, spec.repo, spec.issue_number
         default, override = self._models(spec)
         chosen = override or default
-        identity = self.github.identity
         with self.github.installation(spec.installation_id, repo) as gh:
+            identity = self.github.identity(gh)
             gh.react(owner, repo, comment_id=spec.comment_id, issue_number=None if spec.comment_id else number)
             progress_id = self._progress(gh, spec, report.progress(
                 "working", job_id=job.id, models=f"{chosen.senior} + {chosen.junior}"))
