@@ -141,19 +141,37 @@ class Worker:
             gh.react(owner, repo, comment_id=spec.comment_id, issue_number=None if spec.comment_id else number)
             progress_id = self._progress(gh, spec, report.progress(
                 "working", job_id=job.id, models=f"{chosen.senior} + {chosen.junior}"))
-            info = gh.repository(owner, repo)
-            issue = gh.issue(owner, repo, number)
-            request = SolveRequest(
-                clone_url=info.clone_url, git_env=gh.git_env(), base_branch=info.default_branch,
-                branch=branch_for(number), issue=Issue(number, issue.title, issue.body), default_models=default,
-                model_override=override, author=(identity.login, identity.email), job_id=str(job.id))
+            try:
+                info = gh.repository(owner, repo)
+                issue = gh.issue(owner, repo, number)
+                request = SolveRequest(
+                    clone_url=info.clone_url, git_env=gh.git_env(), base_branch=info.default_branch,
+                    branch=branch_for(number), issue=Issue(number, issue.title, issue.body), default_models=default,
+                    model_override=override, author=(identity.login, identity.email), job_id=str(job.id))
 
-            def cancelled() -> bool:
-                return self.store.cancel_requested(job.id)
+                def cancelled() -> bool:
+                    return self.store.cancel_requested(job.id)
 
-            outcome = solve(request, self.deps_factory(cancelled))
+                outcome = solve(request, self.deps_factory(cancelled))
+            except Exception as exc:
+                self._say_failed(gh, spec, progress_id, job.id, exc)
+                raise
         with self.github.installation(spec.installation_id, repo) as gh:  # fresh token after a long run
-            return self._report(gh, spec, progress_id, outcome, issue.title, cancelled())
+            try:
+                return self._report(gh, spec, progress_id, outcome, issue.title, cancelled())
+            except Exception as exc:
+                self._say_failed(gh, spec, progress_id, job.id, exc)
+                raise
+
+    def _say_failed(self, gh: Installation, spec: JobSpec, progress_id: int, job_id: int, exc: Exception) -> None:
+        """Best effort: the progress comment must not keep saying "working" after a crash."""
+        detail = f"an internal error ({type(exc).__name__}) in job {job_id}; the App's log has the details."
+        if isinstance(exc, GitHubError):
+            detail = f"a GitHub API call failed: {exc}"
+        try:
+            gh.edit_comment(spec.owner, spec.repo, progress_id, report.progress("error", detail=detail))
+        except GitHubError:
+            log.warning("job %s: could not update the progress comment", job_id)
 
     def _progress(self, gh: Installation, spec: JobSpec, body: str) -> int:
         """One progress comment per issue, edited in place across runs."""

@@ -67,7 +67,7 @@ class Budget:
         if self.should_stop():
             raise Cancelled("the job was cancelled")
         if self.spent_usd >= self.max_cost_usd:
-            raise CostLimitReached(f"the cost cap of ${self.max_cost_usd:.2f} was reached",
+            raise CostLimitReached(f"the cost cap of ${self.max_cost_usd:.4g} was reached",
                                    hint="raise `max_cost_usd` in .github/ai-fix.yml")
         if time.monotonic() >= self.deadline:
             raise CostLimitReached("the time limit was reached", hint="raise `timeout_minutes`")

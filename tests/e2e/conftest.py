@@ -27,6 +27,7 @@ from tests.doubles.webhooks import deliver
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-webhook-secret"
 REPO = "acme/calc"
+BROKEN = "acme/broken"
 INSTALLATION_ID = 4242
 TERMINAL = ("done", "failed", "rejected", "superseded", "cancelled")
 
@@ -73,18 +74,19 @@ class App:
                 delivery_id: str | None = None) -> httpx.Response:
         return deliver(self.url + "/webhook", event, payload, secret, delivery_id=delivery_id)
 
-    def jobs_for(self, issue: int) -> list[Job]:
-        return [job for job in self.store.jobs() if job.spec.issue_number == issue]
+    def jobs_for(self, issue: int, repo: str = REPO) -> list[Job]:
+        return [job for job in self.store.jobs()
+                if job.spec.issue_number == issue and f"{job.spec.owner}/{job.spec.repo}" == repo]
 
-    def wait_for_jobs(self, issue: int, count: int, timeout: float = 120) -> list[Job]:
+    def wait_for_jobs(self, issue: int, count: int, timeout: float = 120, repo: str = REPO) -> list[Job]:
         """Wait until `count` jobs for the issue exist and all of them have finished."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            jobs = self.jobs_for(issue)
+            jobs = self.jobs_for(issue, repo)
             if len(jobs) >= count and all(job.state in TERMINAL for job in jobs):
                 return jobs
             time.sleep(0.2)
-        raise AssertionError(f"jobs for #{issue} did not finish: {self.jobs_for(issue)}\n{self.log()}")
+        raise AssertionError(f"jobs for {repo}#{issue} did not finish: {self.jobs_for(issue, repo)}\n{self.log()}")
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")[-6000:]
@@ -96,10 +98,12 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     github = GitHubDouble().start()
     llm = LLMDouble().start()
     github.add_repo(REPO, {"calc.py": CALC, "test_calc.py": TESTS, ".github/ai-fix.yml": CONFIG})
+    github.add_repo(BROKEN, {"calc.py": CALC, ".github/ai-fix.yml": "tset: pytest\n"})
+    github.set_role(BROKEN, "maint", "maintain")
     github.set_role(REPO, "maint", "write")
     github.set_role(REPO, "reader", "read")
     github.set_role(REPO, "triager", "triage")
-    github.install("acme", [REPO], id=INSTALLATION_ID)
+    github.install("acme", [REPO, BROKEN], id=INSTALLATION_ID)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AI_FIX_", "OPENAI_", "ANTHROPIC_"))}
     env.update({

@@ -12,7 +12,7 @@ import pytest
 
 from tests.doubles.llm.server import LLMDouble
 from tests.doubles.webhooks import Actor, load_payload
-from tests.e2e.conftest import REPO, App
+from tests.e2e.conftest import BROKEN, REPO, App
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -43,6 +43,10 @@ def _comment(app: App, issue: int, body: str, *, sender: str | Actor = "maint", 
     return app.deliver("issue_comment", payload)
 
 
+def _pulls_for(app: App, issue: int) -> list[dict]:  # type: ignore[type-arg]
+    return [p for p in app.github.pulls(REPO) if p["head"]["ref"] == f"ai-fix/issue-{issue}"]
+
+
 def test_labelled_issue_becomes_a_pull_request_then_retry_with_sonnet_updates_it(
         app: App, clean_llm: LLMDouble) -> None:
     number = app.github.add_issue(REPO, "add() subtracts", "`add(2, 3)` returns -1 instead of 5.", user="maint").number
@@ -53,8 +57,8 @@ def test_labelled_issue_becomes_a_pull_request_then_retry_with_sonnet_updates_it
     [job] = app.wait_for_jobs(number, 1)
     assert job.state == "done", (job, app.log())
 
-    [pull] = app.github.pulls(REPO)
-    assert pull["head"]["ref"] == f"ai-fix/issue-{number}" and pull["base"]["ref"] == "main"
+    [pull] = _pulls_for(app, number)
+    assert pull["base"]["ref"] == "main"
     assert not pull["draft"]
     diff = app.github.pull_diff(REPO, pull["number"])
     assert "-    return a - b\n+    return a + b" in diff and diff.count("diff --git") == 1
@@ -82,7 +86,7 @@ def test_labelled_issue_becomes_a_pull_request_then_retry_with_sonnet_updates_it
     assert second.state == "done", (second, app.log())
     assert [r.model for r in clean_llm.requests[2:]] == ["claude-sonnet-4-5", "claude-sonnet-4-5"]
     assert {r.kind for r in clean_llm.requests[2:]} == {"anthropic"}
-    [pull_again] = app.github.pulls(REPO)
+    [pull_again] = _pulls_for(app, number)
     assert pull_again["number"] == pull["number"]
     assert "+    return b + a" in app.github.pull_diff(REPO, pull["number"])
     assert "`anthropic/claude-sonnet-4-5`" in pull_again["body"]
@@ -124,7 +128,7 @@ def test_a_labeller_without_write_access_gets_one_polite_comment(app: App, clean
     [comment] = app.github.comments(REPO, number)
     assert f"@{who}" in comment["body"] and "write access" in comment["body"]
     assert clean_llm.requests == []
-    assert all(p["head"]["ref"] != f"ai-fix/issue-{number}" for p in app.github.pulls(REPO))
+    assert _pulls_for(app, number) == []
 
 
 def test_the_apps_own_comment_is_ignored(app: App, clean_llm: LLMDouble) -> None:
@@ -145,3 +149,25 @@ def test_unknown_model_gets_a_reply_listing_the_aliases(app: App, clean_llm: LLM
     [reply] = app.github.comments(REPO, number)
     assert "`sonet`" in reply["body"] and "sonnet" in reply["body"] and "gpt-4o" in reply["body"]
     assert clean_llm.requests == []
+
+
+def test_an_invalid_repository_config_gets_a_clear_comment(app: App, clean_llm: LLMDouble) -> None:
+    number = app.github.add_issue(BROKEN, "anything", "", user="maint").number
+    payload = load_payload("issues", "labeled", repo=BROKEN, issue_number=number, label="ai-fix", sender="maint")
+    assert app.deliver("issues", payload).status_code == 202
+    [job] = app.wait_for_jobs(number, 1, repo=BROKEN)
+    assert job.state == "done" and job.result and job.result["verdict"] == "error"
+    [comment] = app.github.comments(BROKEN, number)
+    assert ".github/ai-fix.yml is invalid: `tset`: Extra inputs are not permitted" in comment["body"]
+    assert app.github.pulls(BROKEN) == [] and clean_llm.requests == []
+
+
+def test_a_transient_github_error_is_retried(app: App, clean_llm: LLMDouble) -> None:
+    number = app.github.add_issue(REPO, "add() subtracts", "", user="maint").number
+    clean_llm.script(PLAN, EDIT, model="openai/gpt-4o")
+    app.github.inject_fault("bad_gateway", method="POST", path=rf"/repos/acme/calc/issues/{number}/comments$")
+    assert _label(app, number).status_code == 202
+    [job] = app.wait_for_jobs(number, 1)
+    assert job.state == "done", (job, app.log())
+    statuses = [r.status for r in app.github.requests if r.path == f"/repos/acme/calc/issues/{number}/comments"]
+    assert statuses[:2] == [502, 201]
