@@ -93,6 +93,9 @@ def parser() -> argparse.ArgumentParser:
     serve.set_defaults(func=cmd_serve)
     worker = sub.add_parser("worker", help="run queued jobs (no webhook receiver)")
     worker.set_defaults(func=cmd_worker)
+    from bot import solve_cmd
+
+    solve_cmd.add_parser(sub)
     return top
 
 

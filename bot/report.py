@@ -49,9 +49,8 @@ def _render(name: str, **context: Any) -> str:
 
 
 def chosen_attempt(outcome: Outcome) -> Attempt | None:
-    """The attempt whose patch was pushed: the one with the most applied edits among the best."""
-    applied = [a for a in outcome.attempts if sorted(a.changed_files) == outcome.changed_files and a.edits_applied]
-    return applied[-1] if applied else outcome.final_attempt
+    """The attempt whose patch was committed (the runner records its number)."""
+    return next((a for a in outcome.attempts if a.number == outcome.chosen), outcome.final_attempt)
 
 
 def not_plausible_reason(outcome: Outcome, attempt: Attempt | None) -> str:
@@ -59,14 +58,14 @@ def not_plausible_reason(outcome: Outcome, attempt: Attempt | None) -> str:
         return "no attempt finished"
     if attempt.edit_errors:
         return f"{len(attempt.edit_errors)} edit(s) could not be applied"
+    if attempt.lint_errors:
+        return f"it introduces {len(attempt.lint_errors)} lint error(s)"
     if outcome.test_command is None:
         return "there is no test command to check it with"
     if attempt.test is None:
         return "the tests did not run"
-    if not attempt.test.passed:
-        if outcome.baseline is not None and not outcome.baseline.passed:
-            return "the tests fail, and they already failed before the change"
-        return "the tests fail after the change"
+    if attempt.new_failures:
+        return f"{len(attempt.new_failures)} test failure(s) are new with this change"
     return outcome.error or "it was not verified"
 
 

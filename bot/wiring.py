@@ -12,7 +12,7 @@ from bot.store import Store
 from bot.worker import Worker
 from runner.llm import LiteLLMChat
 from runner.solve import SandboxFactory, SolveDeps
-from runner.workspace import Workspace, Worktree
+from runner.workspace import Workspace
 
 
 @dataclass
@@ -24,22 +24,9 @@ class Components:
 
 
 def sandbox_factory(settings: Settings) -> SandboxFactory:
-    """Docker sessions for jobs; the engine is first contacted by the first job, not at start-up."""
-    from runner.sandbox import DockerSandbox, SandboxSession, docker_client_from_env
+    from runner.docker_factory import docker_sandbox_factory  # the Docker SDK only where jobs run
 
-    sandboxes: dict[str, DockerSandbox] = {}
-    lock = threading.Lock()
-
-    def start(worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
-        name = image or settings.sandbox_image
-        with lock:
-            if name not in sandboxes:
-                client = next(iter(sandboxes.values())).client if sandboxes else docker_client_from_env()
-                sandboxes[name] = DockerSandbox(client, image=name)
-                sandboxes[name].check()
-        return sandboxes[name].start(worktree.path, job_id=job_id)
-
-    return start
+    return docker_sandbox_factory(settings.sandbox_image)
 
 
 def deps_factory(settings: Settings) -> Callable[[Callable[[], bool]], SolveDeps]:

@@ -7,6 +7,7 @@ shown whole. Everything is capped so a huge file or tree cannot blow the prompt.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 MAX_LISTED = 400
@@ -35,18 +36,29 @@ def mentioned(files: list[str], text: str) -> list[str]:
     return hits
 
 
+def _text(root: Path, rel: str) -> str | None:
+    path = root / rel
+    if path.is_symlink() or not path.is_file() or path.suffix.lower() not in _TEXT_SUFFIXES:
+        return None
+    data = path.read_bytes()
+    if b"\0" in data[:4096] or len(data) > MAX_FILE_CHARS:
+        return None
+    return data.decode("utf-8", errors="replace")
+
+
+def readable(root: Path, paths: list[str]) -> list[str]:
+    """The paths a model can be shown: text files, not symlinks, not huge."""
+    return [rel for rel in dict.fromkeys(paths) if _text(root, rel) is not None]
+
+
 def read_files(root: Path, paths: list[str], budget: int = MAX_TOTAL_CHARS) -> list[tuple[str, str]]:
     """(path, text) pairs within the budget; binary, huge or symlinked files are skipped."""
     out: list[tuple[str, str]] = []
     used = 0
     for rel in dict.fromkeys(paths):
-        path = root / rel
-        if path.is_symlink() or not path.is_file() or path.suffix.lower() not in _TEXT_SUFFIXES:
+        text = _text(root, rel)
+        if text is None:
             continue
-        data = path.read_bytes()
-        if b"\0" in data[:4096] or len(data) > MAX_FILE_CHARS:
-            continue
-        text = data.decode("utf-8", errors="replace")
         if used + len(text) > budget:
             break
         out.append((rel, text))
@@ -55,8 +67,24 @@ def read_files(root: Path, paths: list[str], budget: int = MAX_TOTAL_CHARS) -> l
 
 
 def select(root: Path, files: list[str], issue_text: str) -> list[str]:
-    """Files for the Senior: those named in the issue, then (small repos) the rest of the source."""
+    """Files for the Senior: those named in the issue, then the rest of the source."""
     named = mentioned(files, issue_text)
     rest = [p for p in files if p not in named and Path(p).suffix.lower() in _TEXT_SUFFIXES
             and not p.startswith(".github/")]
     return named + rest
+
+
+def simple_map(root: Path, files: list[str]) -> Callable[[str, int], tuple[list[str], str]]:
+    """A map provider without structure: files named in the issue first, then paths (len/4 tokens)."""
+
+    def provide(issue_text: str, tokens: int) -> tuple[list[str], str]:
+        ranked = select(root, files, issue_text)
+        lines, used = [], 0
+        for path in ranked:
+            used += len(path) // 4 + 1
+            if used > tokens:
+                break
+            lines.append(path)
+        return ranked, "\n".join(lines)
+
+    return provide

@@ -1,27 +1,34 @@
-"""One attempt: the Senior describes the change, the Junior writes edits, tests judge them.
+"""One attempt: the Senior chooses files and describes the change, the Junior edits, checks judge.
 
-Malformed or unmatched edits and NEW test failures are reflected back to the Junior, all from one
-budget, so an attempt always ends. Every call, edit and command is recorded in the `Attempt`.
+Patterns (per repository or per run):
+- `plan`: Senior plans, Junior turns the plan into edits (aider's architect/editor).
+- `review`: Junior edits from the issue, Senior reviews the diff and the test results, Junior fixes.
+- `plan+review`: both.
+Malformed or unmatched edits, NEW lint errors, NEW test failures and review findings are reflected
+back to the Junior from one budget, so an attempt always ends. Everything is recorded in `Attempt`.
 """
 
 from __future__ import annotations
 
+import difflib
+import re
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Literal, Protocol
 
-from runner import context, prompts
+from runner import context, lint, prompts, test_results
 from runner.apply import apply_edits
 from runner.edits import parse
-from runner.errors import Cancelled, CostLimitReached
+from runner.errors import Cancelled, CostLimitReached, ModelError
 from runner.llm import ChatModel, Message
 from runner.models import ModelPair
 from runner.outcome import Attempt, CommandRun, LLMCall
 
-MAX_REFLECTIONS = 3
-TEST_OUTPUT_CHARS = 8_000
+Pattern = Literal["plan", "review", "plan+review"]
+MapProvider = Callable[[str, int], tuple[list[str], str]]
+"""(issue text, token budget) -> (ranked paths, rendered map)."""
 
 
 class CommandResultLike(Protocol):
@@ -73,6 +80,44 @@ class Budget:
             raise CostLimitReached("the time limit was reached", hint="raise `timeout_minutes`")
 
 
+@dataclass(frozen=True)
+class EngineSettings:
+    pattern: Pattern = "plan"
+    max_reflections: int = 3
+    """Junior retries per attempt, shared by edit, lint, test and review feedback."""
+    review_rounds: int = 1
+    max_files: int = 12
+    show_all_below_chars: int = 60_000
+    """When every candidate file fits in this, the Senior sees them all and is not asked to choose."""
+    file_budget_chars: int = 120_000
+    map_tokens: int = 2048
+    test_output_chars: int = 8_000
+    test_timeout_s: float = 600.0
+    deny: tuple[str, ...] = ()
+    preselected: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Checks:
+    """The sandbox session, the commands, and their results on the untouched tree."""
+
+    session: CommandRunner | None = None
+    test_command: str | None = None
+    lint_command: str | None = None
+    baseline_test: CommandRun | None = None
+    baseline_lint: CommandRun | None = None
+
+
+@dataclass
+class _Feedback:
+    edit_errors: list[str] = field(default_factory=list)
+    applied: int = 0
+    lint_errors: list[str] = field(default_factory=list)
+    test_output: str = ""
+    new_failures: list[str] = field(default_factory=list)
+    review: str = ""
+
+
 def as_run(result: CommandResultLike) -> CommandRun:
     return CommandRun(command=result.command, exit_code=result.exit_code, duration_s=result.duration_s,
                       output=result.output, timed_out=result.timed_out)
@@ -86,83 +131,219 @@ def fence_for(texts: Sequence[str]) -> str:
     return fence
 
 
-def cut(text: str, limit: int = TEST_OUTPUT_CHARS) -> str:
-    if len(text) <= limit:
-        return text
-    head = limit // 3
-    return f"{text[:head]}\n[... {len(text) - limit} characters cut ...]\n{text[-(limit - head):]}"
+_FILES = re.compile(r"<files>(.*?)(?:</files>|$)", re.S)
+
+
+def parse_file_list(reply: str) -> list[str]:
+    """Paths between <files> tags (or, without tags, lines that look like paths)."""
+    match = _FILES.search(reply)
+    lines = match.group(1).splitlines() if match else reply.splitlines()
+    paths = []
+    for line in lines:
+        path = line.strip().strip("-*`'\" ").removeprefix("./")
+        if path and " " not in path and ("/" in path or "." in path):
+            paths.append(path)
+    return list(dict.fromkeys(paths))
+
+
+def closest_paths(path: str, files: Sequence[str]) -> list[str]:
+    name = path.rsplit("/", 1)[-1]
+    same_name = [f for f in files if f.rsplit("/", 1)[-1] == name]
+    return (same_name or difflib.get_close_matches(path, files, n=3, cutoff=0.6))[:3]
+
+
+def review_approves(review: str) -> bool:
+    first = next((line.strip().strip("*").upper() for line in review.splitlines() if line.strip()), "")
+    return first.startswith(("LGTM", "NO DEFECTS"))
 
 
 class AttemptRunner:
     def __init__(self, chat: ChatModel, budget: Budget, root: Path, files: list[str], issue: Issue,
-                 pair: ModelPair, number: int, deny: Sequence[str] = ()) -> None:
-        self.chat, self.budget, self.root, self.files = chat, budget, root, files
-        self.issue, self.pair, self.deny = issue, pair, deny
-        self.attempt = Attempt(number=number, senior=pair.senior, junior=pair.junior)
+                 pairs: Sequence[ModelPair], number: int, settings: EngineSettings, checks: Checks,
+                 original: Callable[[str], str | None], repo_map: MapProvider) -> None:
+        self.chat, self.budget, self.root, self.files, self.issue = chat, budget, root, files, issue
+        self.pairs, self.settings, self.checks = list(pairs), settings, checks
+        self.original, self.repo_map = original, repo_map
+        self.pair_index = 0
+        self.attempt = Attempt(number=number, senior=pairs[0].senior, junior=pairs[0].junior,
+                               pattern=settings.pattern)
         self.contents: dict[str, str] = {}
+        self.tracked = set(files)
 
-    def _call(self, role: str, model: str, messages: list[Message]) -> str:
-        self.budget.check()
-        done = self.chat.complete(model, messages)
-        self.budget.spent_usd += done.cost_usd
-        self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
-                                          done.cost_usd, done.duration_s))
-        return done.text
+    # ---- model calls ---------------------------------------------------------------------------
+    def _call(self, role: str, messages: list[Message]) -> str:
+        """One call for `role`, falling back to the next model pair when a provider stays down."""
+        while True:
+            pair = self.pairs[self.pair_index]
+            model = pair.senior if role == "senior" else pair.junior
+            self.budget.check()
+            try:
+                done = self.chat.complete(model, messages)
+            except ModelError as exc:
+                if self.pair_index + 1 >= len(self.pairs):
+                    raise
+                self.pair_index += 1
+                nxt = self.pairs[self.pair_index]
+                self.attempt.fallbacks.append(f"{model} failed: {exc.message[:300]}; switched to "
+                                              f"{nxt.senior} + {nxt.junior}")
+                self.attempt.senior, self.attempt.junior = nxt.senior, nxt.junior
+                continue
+            self.budget.spent_usd += done.cost_usd
+            self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
+                                              done.cost_usd, done.duration_s))
+            return done.text
 
-    def plan(self) -> str:
-        chosen = context.select(self.root, self.files, self.issue.text)
-        shown = context.read_files(self.root, chosen)
-        listed = self.files[: context.MAX_LISTED]
-        user = prompts.render("senior_user.md.j2", issue_number=self.issue.number, issue_title=self.issue.title,
-                              issue_body=self.issue.body, file_count=len(self.files), file_list=listed,
-                              files_truncated=len(self.files) > len(listed), file_contents=shown,
-                              fence=fence_for([t for _, t in shown]))
-        plan = self._call("senior", self.pair.senior, [
-            {"role": "system", "content": prompts.render("senior_system.md")},
-            {"role": "user", "content": user}])
+    # ---- the Senior ----------------------------------------------------------------------------
+    def _issue_vars(self) -> dict[str, object]:
+        return {"issue_number": self.issue.number, "issue_title": self.issue.title, "issue_body": self.issue.body}
+
+    def choose_files(self, senior: list[Message]) -> tuple[list[str], str]:
+        """Files the Senior reads, and the map it was shown (empty when it saw every file)."""
+        if self.settings.preselected:
+            return [p for p in self.settings.preselected if p in self.tracked], ""
+        ranked, rendered = self.repo_map(self.issue.text, self.settings.map_tokens)
+        candidates = context.read_files(self.root, ranked, budget=self.settings.show_all_below_chars + 1)
+        if sum(len(text) for _, text in candidates) <= self.settings.show_all_below_chars and \
+                len(candidates) == len(context.readable(self.root, ranked)):
+            return [path for path, _ in candidates], ""
+        senior.append({"role": "user", "content": prompts.render(
+            "senior_select.md.j2", repo_map=rendered, max_files=self.settings.max_files, **self._issue_vars())})
+        reply = self._call("senior", senior)
+        senior.append({"role": "assistant", "content": reply})
+        wanted = parse_file_list(reply)
+        unknown = [p for p in wanted if p not in self.tracked]
+        if unknown:
+            senior.append({"role": "user", "content": prompts.render(
+                "senior_select_retry.md.j2", unknown=[(p, closest_paths(p, self.files)) for p in unknown])})
+            reply = self._call("senior", senior)
+            senior.append({"role": "assistant", "content": reply})
+            wanted = parse_file_list(reply)
+        chosen = [p for p in wanted if p in self.tracked][: self.settings.max_files]
+        return (chosen or ranked[:5]), rendered
+
+    def _shown(self, paths: Sequence[str]) -> list[tuple[str, str]]:
+        return context.read_files(self.root, [*self.contents, *paths], budget=self.settings.file_budget_chars)
+
+    def plan(self, senior: list[Message], files: list[str], repo_map: str) -> str:
+        shown = self._shown(files)
+        senior.append({"role": "user", "content": prompts.render(
+            "senior_plan.md.j2", continued=bool(repo_map), repo_map="", file_contents=shown,
+            fence=fence_for([t for _, t in shown]), **self._issue_vars())})
+        plan = self._call("senior", senior)
+        senior.append({"role": "assistant", "content": plan})
         self.attempt.plan = plan
         return plan
 
-    def _junior_files(self, plan: str) -> list[tuple[str, str]]:
-        named = context.mentioned(self.files, plan) or context.select(self.root, self.files, self.issue.text)
-        return context.read_files(self.root, [*self.contents, *named])
-
-    def run(self, tests: CommandRunner | None, test_command: str | None, baseline: CommandRun | None,
-            test_timeout_s: float) -> Attempt:
-        started = time.monotonic()
-        plan = self.plan()
-        shown = self._junior_files(plan)
+    def review(self, feedback_tests: str) -> str:
+        diff = "".join(
+            "".join(difflib.unified_diff((self.original(p) or "").splitlines(keepends=True),
+                                         text.splitlines(keepends=True), f"a/{p}", f"b/{p}"))
+            for p, text in sorted(self.contents.items()))
         messages: list[Message] = [
-            {"role": "system", "content": prompts.render("junior_system.md")},
-            {"role": "user", "content": prompts.render("junior_user.md.j2", plan=plan, file_contents=shown,
-                                                       fence=fence_for([t for _, t in shown]))}]
-        reflections = 0
-        while True:
-            reply = self._call("junior", self.pair.junior, messages)
-            messages.append({"role": "assistant", "content": reply})
-            parsed = parse(reply)
-            applied = apply_edits(self.root, parsed.blocks, self.deny)
-            self.contents.update(applied.contents)
-            self.attempt.edits_proposed += len(parsed.blocks)
-            self.attempt.edits_applied += len(applied.applied)
-            errors = parsed.errors + applied.errors
-            if not parsed.blocks and not parsed.errors:
-                errors = ["your reply contained no SEARCH/REPLACE block"]
-            self.attempt.edit_errors = errors
+            {"role": "system", "content": prompts.render("senior_review_system.md")},
+            {"role": "user", "content": prompts.render(
+                "senior_review.md.j2", diff=diff, test_command=self.checks.test_command or "",
+                test_summary=feedback_tests, **self._issue_vars())}]
+        verdict = self._call("senior", messages)
+        self.attempt.review = verdict
+        return verdict
+
+    # ---- checks --------------------------------------------------------------------------------
+    def _lint(self) -> list[str]:
+        before = {path: self.original(path) for path in self.contents}
+        errors = [lint.with_context(e, self.contents[e.path]) for e in lint.new_errors(before, self.contents)]
+        checks = self.checks
+        if checks.session and checks.lint_command:
+            run = as_run(checks.session.run(checks.lint_command, self.settings.test_timeout_s))
+            self.attempt.lint = run
+            if not run.passed:
+                old = set(test_results.clean(checks.baseline_lint.output).splitlines()) \
+                    if checks.baseline_lint and not checks.baseline_lint.passed else set()
+                fresh = [line for line in test_results.clean(run.output).splitlines()
+                         if line.strip() and line not in old]
+                if fresh:
+                    errors.append(f"`{checks.lint_command}` reports:\n" + "\n".join(fresh[:40]))
+        return errors
+
+    def _test(self, feedback: _Feedback) -> str:
+        """Run the tests; fill feedback with NEW failures; return a one-line summary for a review."""
+        checks = self.checks
+        if not (checks.session and checks.test_command):
+            return "not run (no test command)"
+        result = as_run(checks.session.run(checks.test_command, self.settings.test_timeout_s))
+        self.attempt.test = result
+        comparison = test_results.compare(checks.baseline_test, result)
+        self.attempt.new_failures, self.attempt.still_failing = comparison.new, comparison.still_failing
+        if comparison.ok:
+            note = f"; {len(comparison.still_failing)} failed before the change too" if comparison.still_failing else ""
+            return ("passed" if result.passed else "no new failures") + note
+        feedback.new_failures = comparison.new
+        feedback.test_output = test_results.cut(result.output, self.settings.test_output_chars, keep=comparison.new)
+        return f"new failures: {', '.join(comparison.new)}"
+
+    # ---- the attempt ---------------------------------------------------------------------------
+    def run(self) -> Attempt:
+        started = time.monotonic()
+        try:
+            self._run()
+        finally:
             self.attempt.changed_files = sorted(self.contents)
-            test_output = ""
-            if not errors and self.contents and tests and test_command:
-                result = as_run(tests.run(test_command, test_timeout_s))
-                self.attempt.test = result
-                if not result.passed and (baseline is None or baseline.passed):
-                    test_output = cut(result.output)
-            if (not errors and not test_output) or reflections >= MAX_REFLECTIONS:
-                break
-            reflections += 1
-            shown = context.read_files(self.root, [*self.contents, *context.mentioned(self.files, plan)])
-            messages.append({"role": "user", "content": prompts.render(
-                "junior_fix.md.j2", edit_errors=errors, applied=len(applied.applied), test_output=test_output,
-                test_command=test_command or "", file_contents=shown,
-                fence=fence_for([t for _, t in shown] + [test_output]))})
-        self.attempt.duration_s = time.monotonic() - started
+            self.attempt.duration_s = time.monotonic() - started
         return self.attempt
+
+    def _run(self) -> None:
+        settings = self.settings
+        senior: list[Message] = [{"role": "system", "content": prompts.render("senior_system.md")}]
+        files, repo_map = self.choose_files(senior)
+        self.attempt.files_read = files
+        shown = self._shown(files)
+        fence = fence_for([t for _, t in shown])
+        if "plan" in settings.pattern:
+            plan = self.plan(senior, files, repo_map)
+            first = prompts.render("junior_user.md.j2", plan=plan, file_contents=shown, fence=fence)
+        else:
+            first = prompts.render("junior_issue.md.j2", file_contents=shown, fence=fence, **self._issue_vars())
+        junior: list[Message] = [{"role": "system", "content": prompts.render("junior_system.md")},
+                                 {"role": "user", "content": first}]
+        reviews = 0
+        while True:
+            reply = self._call("junior", junior)
+            junior.append({"role": "assistant", "content": reply})
+            feedback = self._check(reply)
+            ok = not (feedback.edit_errors or feedback.lint_errors or feedback.new_failures)
+            if ok and "review" in settings.pattern and reviews < settings.review_rounds and self.contents:
+                reviews += 1
+                verdict = self.review(self._last_test_summary)
+                if not review_approves(verdict):
+                    feedback.review = verdict
+                    ok = False
+            if ok or self.attempt.reflections >= settings.max_reflections:
+                return
+            self.attempt.reflections += 1
+            shown = self._shown(files)
+            junior.append({"role": "user", "content": prompts.render(
+                "junior_fix.md.j2", edit_errors=feedback.edit_errors, applied=feedback.applied,
+                lint_errors=feedback.lint_errors, test_output=feedback.test_output,
+                new_failures=feedback.new_failures, test_command=self.checks.test_command or "",
+                review=feedback.review, file_contents=shown,
+                fence=fence_for([t for _, t in shown] + [feedback.test_output, *feedback.lint_errors]))})
+
+    _last_test_summary = "not run"
+
+    def _check(self, reply: str) -> _Feedback:
+        parsed = parse(reply)
+        applied = apply_edits(self.root, parsed.blocks, self.settings.deny)
+        self.contents.update(applied.contents)
+        self.attempt.edits_proposed += len(parsed.blocks)
+        self.attempt.edits_applied += len(applied.applied)
+        feedback = _Feedback(edit_errors=parsed.errors + applied.errors, applied=len(applied.applied))
+        if not parsed.blocks and not parsed.errors:
+            feedback.edit_errors = ["your reply contained no SEARCH/REPLACE block"]
+        self.attempt.edit_errors = feedback.edit_errors
+        self.attempt.lint_errors = []
+        if not self.contents:
+            return feedback
+        feedback.lint_errors = self.attempt.lint_errors = self._lint()
+        if not feedback.edit_errors and not feedback.lint_errors:
+            self._last_test_summary = self._test(feedback)
+        return feedback

@@ -1,21 +1,30 @@
-"""LLM access through litellm: one call, its tokens, its cost, its time.
+"""LLM access through litellm: one call, its tokens, its cost, its time, and our retry policy.
 
 The engine depends on the `ChatModel` protocol only, so tests and benchmarks can pass anything
 that answers; production passes `LiteLLMChat`, which reaches any provider litellm knows
 (including a local OpenAI-compatible server through `api_base`).
+
+Retries are ours, not litellm's or the OpenAI client's (both are switched off), so there is one
+policy: transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential
+backoff, honouring `retry-after` when the provider sends one; anything else, or a provider still
+failing after the retries, raises `ModelError` and the engine falls back to the next model pair.
 """
 
 from __future__ import annotations
 
 import os
+import random
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from runner.errors import ModelError
 
 Message = dict[str, str]
+_TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
+_TRANSIENT_NAMES = {"RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
+                    "ServiceUnavailableError", "BadGatewayError", "MidStreamFallbackError", "APITimeoutError"}
 
 
 @dataclass(frozen=True)
@@ -27,10 +36,61 @@ class Completion:
     cost_usd: float
     duration_s: float
     finish_reason: str = "stop"
+    retries: int = 0
 
 
 class ChatModel(Protocol):
     def complete(self, model: str, messages: Sequence[Message]) -> Completion: ...
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    tries: int = 4
+    """Calls per model before giving up on it (1 = no retry)."""
+    base_delay_s: float = 1.0
+    max_delay_s: float = 30.0
+    max_retry_after_s: float = 120.0
+    """A provider asking us to wait longer than this is treated as down: better to fall back."""
+
+
+def _status(exc: BaseException) -> int | None:
+    status = getattr(exc, "status_code", None)
+    return status if isinstance(status, int) else None
+
+
+def is_transient(exc: BaseException) -> bool:
+    status = _status(exc)
+    if status is not None:
+        return status in _TRANSIENT_STATUS
+    return any(cls.__name__ in _TRANSIENT_NAMES for cls in type(exc).__mro__)
+
+
+def retry_after(exc: BaseException) -> float | None:
+    """Seconds the provider asked us to wait, from `retry-after` (or `retry-after-ms`), if any."""
+    headers: Any = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        response = getattr(exc, "response", None)
+        headers = getattr(response, "headers", None)
+    if not isinstance(headers, Mapping) and not hasattr(headers, "get"):
+        return None
+    try:
+        if headers.get("retry-after-ms"):
+            return float(headers.get("retry-after-ms")) / 1000
+        value = headers.get("retry-after")
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None  # an HTTP date; rare from model providers: fall back to our backoff
+
+
+def delay_for(exc: BaseException, attempt: int, policy: RetryPolicy) -> float | None:
+    """How long to wait before retry number `attempt` (1-based), or None when we should not retry."""
+    if attempt >= policy.tries or not is_transient(exc):
+        return None
+    asked = retry_after(exc)
+    if asked is not None:
+        return float(asked) if asked <= policy.max_retry_after_s else None
+    backoff = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
+    return float(backoff * (0.5 + random.random() / 2))
 
 
 class LiteLLMChat:
@@ -40,39 +100,55 @@ class LiteLLMChat:
     points every call at one endpoint: a self-hosted gateway, or the test double.
     """
 
-    def __init__(self, api_base: str | None = None, timeout_s: float = 300.0, num_retries: int = 2) -> None:
+    def __init__(self, api_base: str | None = None, timeout_s: float = 300.0, policy: RetryPolicy | None = None,
+                 sleep: Callable[[float], None] = time.sleep) -> None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         self.api_base = api_base
         self.timeout_s = timeout_s
-        self.num_retries = num_retries
+        self.policy = policy or RetryPolicy()
+        self.sleep = sleep
 
     def complete(self, model: str, messages: Sequence[Message]) -> Completion:
         import litellm  # imported lazily: it takes seconds, and only workers need it
 
+        litellm.suppress_debug_info = True
         kwargs: dict[str, Any] = {"model": model, "messages": list(messages), "timeout": self.timeout_s,
-                                  "num_retries": self.num_retries}
+                                  "num_retries": 0, "max_retries": 0}
         if self.api_base:
             kwargs["api_base"] = self.api_base
         started = time.monotonic()
-        try:
-            response = litellm.completion(**kwargs)
-        except Exception as exc:  # litellm maps every provider error to its own classes
-            raise ModelError(f"the model {model} could not be reached: {type(exc).__name__}: {exc}"[:800],
-                             hint="check the provider key and `AI_FIX_LLM_API_BASE`, or retry with another "
-                                  "model") from exc
-        elapsed = time.monotonic() - started
-        choice = response.choices[0]
-        usage = getattr(response, "usage", None)
-        try:
-            cost = float(litellm.completion_cost(completion_response=response))
-        except Exception:  # unknown model in the offline cost map: report tokens, cost unknown (0)
-            cost = 0.0
-        return Completion(
-            text=choice.message.content or "",
-            model=model,
-            prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-            completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
-            cost_usd=cost,
-            duration_s=elapsed,
-            finish_reason=str(choice.finish_reason or "stop"),
-        )
+        attempt = 0
+        while True:
+            attempt += 1
+            try:
+                response = litellm.completion(**kwargs)
+                break
+            except Exception as exc:  # litellm maps every provider error to its own classes
+                wait = delay_for(exc, attempt, self.policy)
+                if wait is None:
+                    kind = "kept failing" if is_transient(exc) else "refused the request"
+                    raise ModelError(
+                        f"the model {model} {kind} ({type(exc).__name__}, after {attempt} call(s)): {exc}"[:800],
+                        hint="check the provider's key and status, `AI_FIX_LLM_API_BASE`, or retry with another "
+                             "model") from exc
+                self.sleep(wait)
+        return _completion(litellm, response, model, time.monotonic() - started, attempt - 1)
+
+
+def _completion(litellm: Any, response: Any, model: str, elapsed: float, retries: int) -> Completion:
+    choice = response.choices[0]
+    usage = getattr(response, "usage", None)
+    try:
+        cost = float(litellm.completion_cost(completion_response=response))
+    except Exception:  # unknown model in the offline cost map: report tokens, cost unknown (0)
+        cost = 0.0
+    return Completion(
+        text=choice.message.content or "",
+        model=model,
+        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
+        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        cost_usd=cost,
+        duration_s=elapsed,
+        finish_reason=str(choice.finish_reason or "stop"),
+        retries=retries,
+    )

@@ -52,18 +52,41 @@ class Attempt:
     number: int
     senior: str
     junior: str
+    pattern: str = "plan"
+    files_read: list[str] = field(default_factory=list)
     plan: str = ""
+    review: str = ""
+    """The Senior's last review ("LGTM" or the defects it found); empty when the pattern has no review."""
     edits_proposed: int = 0
     edits_applied: int = 0
     edit_errors: list[str] = field(default_factory=list)
     changed_files: list[str] = field(default_factory=list)
+    lint_errors: list[str] = field(default_factory=list)
+    """Lint errors the edit introduced (syntax, fatal pyflakes, the repository's lint command)."""
+    lint: CommandRun | None = None
     test: CommandRun | None = None
+    new_failures: list[str] = field(default_factory=list)
+    still_failing: list[str] = field(default_factory=list)
+    """Tests that failed before the change too: not blamed on it."""
+    reflections: int = 0
+    fallbacks: list[str] = field(default_factory=list)
+    """Model switches after a provider kept failing."""
+    error: str = ""
+    """Why the attempt stopped early (provider down, cost cap...), if it did."""
     calls: list[LLMCall] = field(default_factory=list)
     duration_s: float = 0.0
 
     @property
     def edit_ok(self) -> bool:
         return self.edits_applied > 0 and not self.edit_errors
+
+    @property
+    def lint_ok(self) -> bool:
+        return not self.lint_errors
+
+    @property
+    def tests_ok(self) -> bool:
+        return self.test is not None and not self.new_failures
 
     @property
     def tokens(self) -> int:
@@ -88,6 +111,9 @@ class Outcome:
     attempts: list[Attempt] = field(default_factory=list)
     baseline: CommandRun | None = None
     test_command: str | None = None
+    lint_command: str | None = None
+    chosen: int = 0
+    """Number of the attempt whose patch was committed (0: none)."""
     always_draft: bool = False
     """The repository asked for draft pull requests whatever the verdict."""
     error: str = ""

@@ -1,23 +1,35 @@
 """The runner's entry point: repository URL + opaque git credentials + issue in, `Outcome` out.
 
 Knows nothing of GitHub or HTTP. The order of work follows DESIGN.md: workspace, repository
-config, baseline, attempts, commit and push of the most plausible attempt.
+config, baseline, attempts (alternating model pairs, each in a fresh worktree, stopping at the
+first plausible one), then commit and push of the best attempt by aider's order.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
-from runner import repo_config, workspace
-from runner.engine import AttemptRunner, Budget, CommandRunner, Issue, as_run
-from runner.errors import Cancelled, CostLimitReached, RunnerError
+from runner import context, repo_config, workspace
+from runner.engine import (
+    AttemptRunner,
+    Budget,
+    Checks,
+    CommandRunner,
+    EngineSettings,
+    Issue,
+    MapProvider,
+    Pattern,
+    as_run,
+)
+from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RunnerError
 from runner.llm import ChatModel
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
-from runner.outcome import Attempt, Outcome, Verdict
+from runner.outcome import Attempt, CommandRun, Outcome, Verdict
 from runner.repo_config import RepoConfig
 
 log = logging.getLogger(__name__)
@@ -34,6 +46,17 @@ class SandboxFactory(Protocol):
 
 
 @dataclass(frozen=True)
+class Overrides:
+    """What a person running `ai-fix solve` (or a command) sets over the repository's config."""
+
+    pattern: Pattern | None = None
+    test_command: str | None = None
+    lint_command: str | None = None
+    attempts: int | None = None
+    files: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class SolveRequest:
     clone_url: str
     git_env: Mapping[str, str] = field(repr=False)
@@ -42,9 +65,15 @@ class SolveRequest:
     issue: Issue
     default_models: ModelPair
     model_override: ModelPair | None = None
+    alternates: tuple[ModelPair, ...] = ()
+    """Pairs used by later attempts (alternating) and as fallbacks when a provider is down."""
     author: tuple[str, str] = ("ai-fix[bot]", "ai-fix[bot]@users.noreply.github.com")
     push: bool = True
     job_id: str = "local"
+    overrides: Overrides = Overrides()
+
+
+MapFactory = Callable[[Path, list[str]], MapProvider]
 
 
 @dataclass
@@ -55,6 +84,7 @@ class SolveDeps:
     aliases: Mapping[str, ModelPair] = field(default_factory=lambda: dict(DEFAULT_ALIASES))
     should_stop: Callable[[], bool] = lambda: False
     progress: Callable[[str], None] = lambda message: None
+    repo_map: MapFactory = context.simple_map
 
 
 def guess_test_command(files: list[str]) -> str | None:
@@ -66,19 +96,31 @@ def guess_test_command(files: list[str]) -> str | None:
     return None
 
 
-def _rank(attempt: Attempt) -> tuple[int, int]:
-    """aider's order: edit+tests ok, edit ok, partial edit, nothing (lower is better)."""
-    tests_ok = attempt.test is None or attempt.test.passed
-    if attempt.edit_ok and tests_ok:
-        return (0, 0)
-    if attempt.edit_ok:
-        return (1, 0)
-    if attempt.edits_applied:
-        return (2, len(attempt.edit_errors))
-    return (3, 0)
+def rank(attempt: Attempt) -> tuple[int, int]:
+    """aider's order, refined with tests: lower is better; ties go to fewer new failures."""
+    edit_ok, lint_ok = attempt.edit_ok, attempt.lint_ok
+    tests_ok = attempt.test is None or not attempt.new_failures
+    if edit_ok and lint_ok and tests_ok:
+        tier = 0
+    elif edit_ok and lint_ok:
+        tier = 1
+    elif attempt.edits_applied and lint_ok:
+        tier = 2
+    elif edit_ok:
+        tier = 3
+    elif attempt.edits_applied:
+        tier = 4
+    else:
+        tier = 5
+    return tier, len(attempt.new_failures)
 
 
-def _models(request: SolveRequest, config: RepoConfig, aliases: Mapping[str, ModelPair]) -> ModelPair:
+def plausible(attempt: Attempt, test_command: str | None) -> bool:
+    tests_ok = attempt.tests_ok if test_command else True
+    return attempt.edit_ok and attempt.lint_ok and tests_ok
+
+
+def _chosen_pair(request: SolveRequest, config: RepoConfig, aliases: Mapping[str, ModelPair]) -> ModelPair:
     if request.model_override:
         return request.model_override
     if config.models.senior:
@@ -86,6 +128,10 @@ def _models(request: SolveRequest, config: RepoConfig, aliases: Mapping[str, Mod
         junior = resolve(config.models.junior, aliases).junior if config.models.junior else senior.junior
         return ModelPair(senior.senior, junior)
     return request.default_models
+
+
+def pair_order(first: ModelPair, alternates: Sequence[ModelPair]) -> list[ModelPair]:
+    return list(dict.fromkeys([first, *alternates]))
 
 
 def solve(request: SolveRequest, deps: SolveDeps) -> Outcome:
@@ -102,6 +148,14 @@ def solve(request: SolveRequest, deps: SolveDeps) -> Outcome:
     return outcome
 
 
+@dataclass
+class _Best:
+    rank: tuple[int, int]
+    attempt: Attempt
+    contents: dict[str, str]
+    tree: workspace.Worktree
+
+
 def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
     deps.progress("Fetching the repository")
     mirror = deps.workspace.fetch(request.clone_url, request.git_env)
@@ -112,39 +166,54 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
     finally:
         deps.workspace.remove(probe)
     outcome.base_sha = probe.base_sha
-    pair = _models(request, config, deps.aliases)
-    test_command = config.test or guess_test_command(files)
-    outcome.test_command = test_command
-    outcome.always_draft = config.draft
+    over = request.overrides
+    test_command = over.test_command or config.test or guess_test_command(files)
+    lint_command = over.lint_command or config.lint
+    outcome.test_command, outcome.lint_command, outcome.always_draft = test_command, lint_command, config.draft
+    unknown = [f for f in over.files if f not in set(files)]
+    if unknown:
+        raise RunnerError(f"not tracked in the repository: {', '.join(unknown)}", hint="check the --files paths")
+    pairs = pair_order(_chosen_pair(request, config, deps.aliases), request.alternates)
     budget = Budget(max_cost_usd=config.max_cost_usd, deadline=time.monotonic() + config.timeout_minutes * 60,
                     should_stop=deps.should_stop)
-    test_timeout = min(600.0, config.timeout_minutes * 60 / 2)
+    settings = EngineSettings(pattern=over.pattern or config.pattern, deny=tuple(config.paths.deny),
+                              test_timeout_s=min(600.0, config.timeout_minutes * 60 / 2), preselected=over.files)
 
-    best: tuple[tuple[int, int], Attempt, dict[str, str], workspace.Worktree] | None = None
-    stopped: CostLimitReached | None = None
+    def original(path: str) -> str | None:
+        try:
+            return workspace.git(["show", f"{probe.base_sha}:{path}"], git_dir=mirror)
+        except GitError:
+            return None
+
+    best: _Best | None = None
+    stopped: RunnerError | None = None
+    baseline: tuple[CommandRun | None, CommandRun | None] | None = None
     try:
-        for number in range(1, config.attempts + 1):
+        for number in range(1, (over.attempts or config.attempts) + 1):
+            order = pairs[(number - 1) % len(pairs):] + pairs[:(number - 1) % len(pairs)]
             tree = deps.workspace.checkout(mirror, request.base_branch)
             keep = False
-            session = deps.sandbox(tree, config.image, request.job_id) if test_command else None
+            session = deps.sandbox(tree, config.image, request.job_id) if (test_command or lint_command) else None
             try:
-                if session and test_command and outcome.baseline is None:
-                    deps.progress("Running the tests on the untouched code (baseline)")
-                    outcome.baseline = as_run(session.run(test_command, test_timeout))
-                deps.progress(f"Attempt {number}: {pair.senior} plans, {pair.junior} edits")
-                runner = AttemptRunner(deps.chat, budget, tree.path, files, request.issue, pair, number,
-                                       config.paths.deny)
+                if baseline is None:
+                    baseline = _baseline(session, test_command, lint_command, settings, deps)
+                    outcome.baseline = baseline[0]
+                checks = Checks(session, test_command, lint_command, baseline[0], baseline[1])
+                deps.progress(f"Attempt {number}: {order[0].senior} + {order[0].junior} ({settings.pattern})")
+                runner = AttemptRunner(deps.chat, budget, tree.path, files, request.issue, order, number, settings,
+                                       checks, original, deps.repo_map(tree.path, files))
                 outcome.attempts.append(runner.attempt)
                 try:
-                    runner.run(session, test_command, outcome.baseline, test_timeout)
-                except CostLimitReached as exc:
+                    runner.run()
+                except (CostLimitReached, ModelError) as exc:
+                    runner.attempt.error = exc.message
                     stopped = exc
-                rank = _rank(runner.attempt)
-                if runner.attempt.edits_applied and (best is None or rank < best[0]):
+                score = rank(runner.attempt)
+                if runner.contents and (best is None or score < best.rank):
                     if best is not None:
-                        deps.workspace.remove(best[3])
-                    best, keep = (rank, runner.attempt, dict(runner.contents), tree), True
-                if rank == (0, 0) or stopped:
+                        deps.workspace.remove(best.tree)
+                    best, keep = _Best(score, runner.attempt, dict(runner.contents), tree), True
+                if plausible(runner.attempt, test_command) or stopped:
                     break
             finally:
                 if session:
@@ -152,28 +221,36 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
                 if not keep:
                     deps.workspace.remove(tree)
         if best is not None:
-            _finish(request, outcome, best[1], best[2], best[3], test_command)
+            _finish(request, outcome, best, test_command)
         elif outcome.attempts:
-            outcome.verdict = Verdict.NO_EDIT
+            outcome.verdict = Verdict.ERROR if isinstance(stopped, ModelError) else Verdict.NO_EDIT
         if stopped:
             outcome.error, outcome.hint = stopped.message, stopped.hint
     finally:
         if best is not None:
-            deps.workspace.remove(best[3])
+            deps.workspace.remove(best.tree)
 
 
-def _finish(request: SolveRequest, outcome: Outcome, attempt: Attempt, contents: dict[str, str],
-            tree: workspace.Worktree, test_command: str | None) -> None:
-    plausible = attempt.edit_ok and (attempt.test is None or attempt.test.passed)
-    if test_command and attempt.test is None:
-        plausible = False
-    outcome.verdict = Verdict.PLAUSIBLE if plausible else Verdict.NOT_PLAUSIBLE
-    outcome.changed_files = sorted(contents)
+def _baseline(session: CommandRunner | None, test_command: str | None, lint_command: str | None,
+              settings: EngineSettings, deps: SolveDeps) -> tuple[CommandRun | None, CommandRun | None]:
+    """Tests and lint on the untouched tree, so pre-existing failures are known and not blamed."""
+    if session is None:
+        return None, None
+    deps.progress("Running the checks on the untouched code (baseline)")
+    tests = as_run(session.run(test_command, settings.test_timeout_s)) if test_command else None
+    lint = as_run(session.run(lint_command, settings.test_timeout_s)) if lint_command else None
+    return tests, lint
+
+
+def _finish(request: SolveRequest, outcome: Outcome, best: _Best, test_command: str | None) -> None:
+    attempt = best.attempt
+    outcome.verdict = Verdict.PLAUSIBLE if plausible(attempt, test_command) else Verdict.NOT_PLAUSIBLE
+    outcome.chosen = attempt.number
+    outcome.changed_files = sorted(best.contents)
     message = f"Fix #{request.issue.number}: {request.issue.title}"[:200] + \
         f"\n\nProposed by ai-fix (attempt {attempt.number}, {attempt.senior} + {attempt.junior})."
-    commit = workspace.commit_contents(tree, contents, message, request.author)
-    outcome.diff = workspace.diff(tree, commit)
+    commit = workspace.commit_contents(best.tree, best.contents, message, request.author)
+    outcome.diff = workspace.diff(best.tree, commit)
     if request.push:
-        workspace.push(tree, request.clone_url, request.git_env, commit, request.branch)
+        workspace.push(best.tree, request.clone_url, request.git_env, commit, request.branch)
     outcome.head_sha = commit
-

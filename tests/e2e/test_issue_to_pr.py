@@ -65,8 +65,8 @@ def test_labelled_issue_becomes_a_pull_request_then_retry_with_sonnet_updates_it
     body = pull["body"]
     assert f"Fixes #{number}" in body
     assert "Verdict: plausible" in body
-    assert "| before the change (baseline) | `python3 -m pytest -q -p no:cacheprovider` | failed (exit 1" in body
-    assert "| after the change | `python3 -m pytest -q -p no:cacheprovider` | passed (exit 0" in body
+    assert "| tests before the change (baseline) | `python3 -m pytest -q -p no:cacheprovider` | failed (exit 1" in body
+    assert "| tests after the change | `python3 -m pytest -q -p no:cacheprovider` | passed (exit 0" in body
     assert "`openai/gpt-4o`" in body
 
     comments = app.github.comments(REPO, number)

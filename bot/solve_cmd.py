@@ -1,0 +1,101 @@
+"""`ai-fix solve`: the engine on a local checkout, no GitHub involved, nothing pushed.
+
+The patch is left applied to the working tree, uncommitted, for the person to inspect; the
+checkout must be clean so that nothing of theirs is overwritten or mixed into the patch.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from bot.settings import Settings, SettingsError
+from runner.engine import Issue
+from runner.errors import RunnerError
+from runner.llm import LiteLLMChat
+from runner.models import ModelPair, UnknownModel, resolve
+from runner.outcome import Outcome
+from runner.solve import Overrides, SolveDeps, SolveRequest, solve
+from runner.workspace import Workspace
+
+
+def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("solve", help="run the engine on a local checkout; leaves the patch uncommitted")
+    parser.add_argument("--repo", type=Path, required=True, help="a git checkout with no uncommitted changes")
+    parser.add_argument("--issue-file", type=Path, required=True, help="issue text: first line title, then body")
+    parser.add_argument("--files", default="", help="comma-separated paths the Senior reads (skips its choice)")
+    parser.add_argument("--senior", help="alias or litellm model string (default: AI_FIX_MODEL)")
+    parser.add_argument("--junior", help="alias or litellm model string (default: the Senior's partner)")
+    parser.add_argument("--pattern", choices=["plan", "review", "plan+review"])
+    parser.add_argument("--test-cmd", help="test command run in the sandbox (default: the repository's config)")
+    parser.add_argument("--lint-cmd", help="lint command run in the sandbox")
+    parser.add_argument("--attempts", type=int)
+    parser.add_argument("--api-base", help="send every model call to this endpoint")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON, last, on stdout")
+    parser.set_defaults(func=run)
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+
+
+def _pair(args: argparse.Namespace, settings: Settings) -> ModelPair:
+    aliases = settings.model_aliases()
+    base = resolve(args.senior or settings.default_model, aliases)
+    junior = resolve(args.junior, aliases).senior if args.junior else base.junior
+    return ModelPair(base.senior, junior)
+
+
+def _summary(outcome: Outcome) -> str:
+    lines = [f"verdict: {outcome.verdict.value}"]
+    if outcome.changed_files:
+        lines.append("changed: " + ", ".join(outcome.changed_files))
+    for a in outcome.attempts:
+        tests = "not run" if a.test is None else f"{len(a.new_failures)} new failure(s)"
+        lines.append(f"attempt {a.number}: {a.senior} + {a.junior}, edits {a.edits_applied}/{a.edits_proposed}, "
+                     f"lint {'ok' if a.lint_ok else 'errors'}, tests {tests}, ${a.cost_usd:.4f}")
+    if outcome.error:
+        lines.append(f"stopped: {outcome.error}" + (f" ({outcome.hint})" if outcome.hint else ""))
+    return "\n".join(lines)
+
+
+def run(args: argparse.Namespace) -> int:
+    repo = args.repo.resolve()
+    try:
+        settings = Settings()
+        pair = _pair(args, settings)
+        if _git(repo, "status", "--porcelain", "--untracked-files=no"):
+            raise RunnerError(f"{repo} has uncommitted changes", hint="commit or stash them first")
+        branch = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
+        text = args.issue_file.read_text(encoding="utf-8")
+    except (SettingsError, UnknownModel, RunnerError, OSError, subprocess.CalledProcessError) as exc:
+        detail = "a checked-out branch is needed (detached HEAD?)" if isinstance(exc, subprocess.CalledProcessError) \
+            else str(exc)
+        print(f"ai-fix solve: {detail}", file=sys.stderr)
+        return 2
+    title, _, body = text.partition("\n")
+    from runner.docker_factory import docker_sandbox_factory
+
+    with tempfile.TemporaryDirectory(prefix="ai-fix-solve-") as scratch:
+        deps = SolveDeps(workspace=Workspace(Path(scratch)),
+                         chat=LiteLLMChat(api_base=args.api_base or settings.llm_api_base),
+                         sandbox=docker_sandbox_factory(settings.sandbox_image), aliases=settings.model_aliases(),
+                         progress=lambda message: print(f"… {message}", file=sys.stderr))
+        files = tuple(f.strip() for f in args.files.split(",") if f.strip())
+        request = SolveRequest(
+            clone_url=str(repo), git_env={}, base_branch=branch, branch="ai-fix/local",
+            issue=Issue(0, title.strip(), body.strip()), default_models=pair, push=False,
+            overrides=Overrides(pattern=args.pattern, test_command=args.test_cmd, lint_command=args.lint_cmd,
+                                attempts=args.attempts, files=files))
+        outcome = solve(request, deps)
+    if outcome.diff:
+        subprocess.run(["git", "-C", str(repo), "apply", "--whitespace=nowarn", "-"], input=outcome.diff, text=True,
+                       check=True)
+    print(_summary(outcome), file=sys.stderr if args.json else sys.stdout)
+    if args.json:
+        print(json.dumps(outcome.to_dict()))
+    return 0 if outcome.verdict.value == "plausible" else 1

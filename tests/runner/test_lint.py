@@ -1,0 +1,29 @@
+from runner.lint import lint_text, new_errors, with_context
+
+
+def test_python_syntax_and_fatal_pyflakes_only() -> None:
+    assert [str(e) for e in lint_text("a.py", "def f(:\n    pass\n")] == ["a.py:1: SyntaxError: invalid syntax"]
+    assert [str(e) for e in lint_text("a.py", "import os\n\ndef f():\n    return undefined_thing\n")] == [
+        "a.py:4: undefined name 'undefined_thing'"]  # the unused import is not fatal
+    assert lint_text("a.py", "x = 1\n") == []
+
+
+def test_other_languages_through_tree_sitter() -> None:
+    assert lint_text("a.js", "function f( {\n  return 1;\n}\n")
+    assert lint_text("a.js", "function f() {\n  return 1;\n}\n") == []
+    assert lint_text("main.go", "package main\nfunc main() {\n") != []
+    assert lint_text("notes.txt", "anything ((") == []
+
+
+def test_only_new_errors_count() -> None:
+    before = {"a.py": "def f():\n    return missing_one\n", "b.py": None}
+    after = {"a.py": "x = 1\n\ndef f():\n    return missing_one\n\ndef g():\n    return missing_two\n",
+             "b.py": "print(nope)\n"}
+    assert [str(e) for e in new_errors(before, after)] == ["a.py:7: undefined name 'missing_two'",
+                                                           "b.py:1: undefined name 'nope'"]
+
+
+def test_context_marks_the_line() -> None:
+    text = "a = 1\nb = c\nd = 2\n"
+    [error] = lint_text("m.py", text)
+    assert with_context(error, text, radius=1).splitlines()[1:] == ["     1 | a = 1", "█    2 | b = c", "     3 | d = 2"]
