@@ -47,12 +47,12 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log.warning("not configured: %s; serving set-up instructions at http://%s:%s/", exc, args.host, args.port)
         uvicorn.run(create_setup_app(str(exc)), host=args.host, port=args.port, log_level="warning")
         return 0
-    requeued = parts.store.requeue_interrupted()
-    if requeued:
-        log.info("requeued %d job(s) interrupted by a previous stop", requeued)
-    _reap(settings)
     stop = threading.Event()
     if not args.no_worker:
+        requeued = parts.store.requeue_interrupted()
+        if requeued:
+            log.info("requeued %d job(s) interrupted by a previous stop", requeued)
+        _reap(settings)
         parts.worker.serve(stop)
     log.info("ai-fix listening on http://%s:%s (webhook: POST /webhook)", args.host, args.port)
     try:

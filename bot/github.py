@@ -83,6 +83,13 @@ def _calls(what: str) -> Iterator[None]:
         raise GitHubError(f"{what}: {type(exc).__name__}: {exc}") from exc
 
 
+def git_env_for(token: str) -> dict[str, str]:
+    """Credentials for git, passed only in the git process's environment, never in a URL or file."""
+    basic = base64.b64encode(f"x-access-token:{token}".encode()).decode()
+    return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
+            "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+
+
 class GitHubApp:
     def __init__(self, api_url: str, app_id: int, private_key: str) -> None:
         self.api_url = api_url
@@ -106,14 +113,21 @@ class GitHubApp:
             self._identity = BotIdentity(slug=self.slug, login=login, user_id=gh.user_id(login))
         return self._identity
 
-    @contextmanager
-    def installation(self, installation_id: int, repo: str) -> Iterator[Installation]:
+    def _mint(self, installation_id: int, repo: str) -> str:
         with self._client(AppAuthStrategy(self.app_id, self._private_key)) as app_gh:
             with _calls("minting an installation token"):
-                token = app_gh.rest.apps.create_installation_access_token(
-                    installation_id, data={"repositories": [repo], "permissions": TOKEN_PERMISSIONS}).parsed_data
-        with self._client(TokenAuthStrategy(token.token)) as gh:
-            yield Installation(gh, token.token)
+                return str(app_gh.rest.apps.create_installation_access_token(
+                    installation_id, data={"repositories": [repo], "permissions": TOKEN_PERMISSIONS}).parsed_data.token)
+
+    @contextmanager
+    def installation(self, installation_id: int, repo: str) -> Iterator[Installation]:
+        token = self._mint(installation_id, repo)
+        with self._client(TokenAuthStrategy(token)) as gh:
+            yield Installation(gh, token)
+
+    def git_env(self, installation_id: int, repo: str) -> dict[str, str]:
+        """Credentials minted now: for a push that may come long after the clone."""
+        return git_env_for(self._mint(installation_id, repo))
 
 
 class Installation:
@@ -124,10 +138,7 @@ class Installation:
         self._token = token
 
     def git_env(self) -> dict[str, str]:
-        """Credentials for git, passed only in the git process's environment."""
-        basic = base64.b64encode(f"x-access-token:{self._token}".encode()).decode()
-        return {"GIT_CONFIG_COUNT": "1", "GIT_CONFIG_KEY_0": "http.extraHeader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}"}
+        return git_env_for(self._token)
 
     def user_id(self, login: str) -> int:
         with _calls(f"reading user {login}"):
@@ -189,9 +200,16 @@ class Installation:
 
     def create_pull(self, owner: str, repo: str, *, title: str, head: str, base: str, body: str,
                     draft: bool) -> PullInfo:
-        with _calls("opening the pull request"):
-            pr = self._gh.rest.pulls.create(owner, repo, title=title, head=head, base=base, body=clip(body),
-                                            draft=draft).parsed_data
+        try:
+            with _calls("opening the pull request"):
+                pr = self._gh.rest.pulls.create(owner, repo, title=title, head=head, base=base, body=clip(body),
+                                                draft=draft).parsed_data
+        except GitHubError as exc:
+            # Private repositories on some plans cannot have drafts; the title still says "[draft]".
+            if not (draft and exc.status == 422 and "draft" in str(exc).lower()):
+                raise
+            log.warning("drafts are not supported in %s/%s; opening a regular pull request", owner, repo)
+            return self.create_pull(owner, repo, title=title, head=head, base=base, body=body, draft=False)
         return PullInfo(int(pr.number), str(pr.html_url), str(pr.head.ref), bool(pr.draft))
 
     def update_pull(self, owner: str, repo: str, number: int, *, title: str, body: str) -> None:

@@ -5,6 +5,7 @@ The text only states what the outcome records; templates live beside this module
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from functools import lru_cache
 from pathlib import Path
@@ -31,6 +32,16 @@ def _result(run: CommandRun | None) -> str:
     return f"{'passed' if run.passed else 'failed'} (exit {run.exit_code}, {run.duration_s:.1f} s)"
 
 
+_CLOSING = re.compile(r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(\s*:?\s+)(?=[\w.-]*/?[\w.-]*#\d|https?://)", re.I)
+_MENTION = re.compile(r"(?<![\w`])@(?=[A-Za-z0-9])")
+
+
+def neutralize(text: str) -> str:
+    """Model- and repository-written text quoted in a PR body must not act on GitHub: no closing keywords
+    (merging would close other issues) and no @mentions (pings), so both get a zero-width break."""
+    return _MENTION.sub("@\u200b", _CLOSING.sub(lambda m: m.group(1) + "\u200b" + m.group(2), text))
+
+
 def _tail(text: str, limit: int) -> str:
     return text if len(text) <= limit else f"[... {len(text) - limit} characters cut ...]\n" + text[-limit:]
 
@@ -40,6 +51,7 @@ def _env() -> jinja2.Environment:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent / "templates"),
                              undefined=jinja2.StrictUndefined, autoescape=False, keep_trailing_newline=True)
     env.filters["tail"] = _tail
+    env.filters["neutral"] = neutralize
     env.globals["result"] = _result
     return env
 
@@ -61,7 +73,7 @@ def not_plausible_reason(outcome: Outcome, attempt: Attempt | None) -> str:
     if attempt.lint_errors:
         return f"it introduces {len(attempt.lint_errors)} lint error(s)"
     if outcome.test_command is None:
-        return "there is no test command to check it with"
+        return "there is no test command to check it with, so it is untested"
     if attempt.test is None:
         return "the tests did not run"
     if attempt.new_failures:

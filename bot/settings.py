@@ -44,6 +44,8 @@ class Settings(BaseSettings):
     llm_timeout_s: float = Field(default=300.0, validation_alias="AI_FIX_LLM_TIMEOUT")
 
     sandbox_image: str = Field(default="ai-fix-sandbox:latest", validation_alias="AI_FIX_SANDBOX_IMAGE")
+    allowed_images: str = Field(default="", validation_alias="AI_FIX_ALLOWED_IMAGES")
+    """Comma-separated image patterns a repository's `image:` may name (none by default)."""
     worker_poll_s: float = Field(default=1.0, validation_alias="AI_FIX_WORKER_POLL")
 
     @field_validator("github_api_url")

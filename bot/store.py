@@ -158,7 +158,7 @@ class Store:
         with self._transaction() as conn:
             rows = conn.execute(
                 "SELECT id, state FROM jobs WHERE owner = ? AND repo = ? AND issue_number = ? AND kind = 'run'"
-                " AND id <> ? AND state IN ('new', 'queued', 'running')",
+                " AND id <> ? AND state IN ('new', 'checking', 'queued', 'running')",
                 (spec.owner, spec.repo, spec.issue_number, newer_id)).fetchall()
             for row in rows:
                 if row["state"] == "running":
@@ -168,9 +168,12 @@ class Store:
                                  (time.time(), row["id"]))
         return [int(row["id"]) for row in rows]
 
-    def set_state(self, job_id: int, state: str) -> None:
+    def set_state(self, job_id: int, state: str, *, expect: str | None = None) -> bool:
+        """Move a job to `state`; with `expect`, only from that state (another worker may have moved it)."""
+        guard = " AND state = ?" if expect else ""
         with self._transaction() as conn:
-            conn.execute("UPDATE jobs SET state = ? WHERE id = ?", (state, job_id))
+            return conn.execute(f"UPDATE jobs SET state = ? WHERE id = ?{guard}",
+                                (state, job_id, *([expect] if expect else []))).rowcount == 1
 
     def update_spec(self, job_id: int, spec: JobSpec) -> None:
         with self._transaction() as conn:
@@ -183,10 +186,18 @@ class Store:
         return bool(row and row[0])
 
     def requeue_interrupted(self, max_runs: int = 3) -> int:
-        """After a crash: jobs left `running` go back to the queue, unless they already ran too often."""
+        """After a crash: unfinished work resumes, except what was cancelled or already ran too often.
+
+        Only a process that runs the worker may call this: a receiver alone would requeue the live
+        jobs of a separate worker.
+        """
+        now = time.time()
         with self._transaction() as conn:
+            conn.execute("UPDATE jobs SET state = 'cancelled', finished_at = ? WHERE state = 'running'"
+                         " AND cancel_requested = 1", (now,))
             conn.execute("UPDATE jobs SET state = 'failed', finished_at = ? WHERE state = 'running' AND runs >= ?",
-                         (time.time(), max_runs))
+                         (now, max_runs))
+            conn.execute("UPDATE jobs SET state = 'new' WHERE state = 'checking'")
             return conn.execute("UPDATE jobs SET state = 'queued' WHERE state = 'running'").rowcount
 
     def issue_memory(self, owner: str, repo: str, number: int) -> tuple[int | None, int | None]:

@@ -26,7 +26,8 @@ class Components:
 def sandbox_factory(settings: Settings) -> SandboxFactory:
     from runner.docker_factory import docker_sandbox_factory  # the Docker SDK only where jobs run
 
-    return docker_sandbox_factory(settings.sandbox_image)
+    allowed = [p.strip() for p in settings.allowed_images.split(",") if p.strip()]
+    return docker_sandbox_factory(settings.sandbox_image, allowed)
 
 
 def deps_factory(settings: Settings) -> Callable[[Callable[[], bool]], SolveDeps]:

@@ -76,9 +76,9 @@ class Worker:
         try:
             with self.github.installation(spec.installation_id, spec.repo) as gh:
                 self._control(job, spec, gh)
-        except GitHubError as exc:
-            log.error("job %s: %s", job.id, exc)
-            self.store.finish(job.id, "failed", {"error": str(exc)})
+        except Exception as exc:  # never leave a job in `checking`
+            log.exception("job %s: the check failed", job.id)
+            self.store.finish(job.id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
         return True
 
     def _control(self, job: Job, spec: JobSpec, gh: Installation) -> None:
@@ -100,8 +100,8 @@ class Worker:
             self.store.update_spec(job.id, spec)
         if spec.kind == "run":
             self.store.supersede(spec, job.id)
-            self.store.set_state(job.id, "queued")
-            self._run_wake.set()
+            if self.store.set_state(job.id, "queued", expect="checking"):
+                self._run_wake.set()
             return
         if spec.kind == "cancel":
             stopped = self.store.supersede(spec, job.id)
@@ -147,7 +147,8 @@ class Worker:
                 request = SolveRequest(
                     clone_url=info.clone_url, git_env=gh.git_env(), base_branch=info.default_branch,
                     branch=branch_for(number), issue=Issue(number, issue.title, issue.body), default_models=default,
-                    model_override=override, author=(identity.login, identity.email), job_id=str(job.id))
+                    model_override=override, author=(identity.login, identity.email), job_id=str(job.id),
+                    push_env=lambda: self.github.git_env(spec.installation_id, repo))
 
                 def cancelled() -> bool:
                     return self.store.cancel_requested(job.id)

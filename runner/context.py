@@ -10,6 +10,8 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from runner.safe_read import read_bytes_inside
+
 MAX_LISTED = 400
 MAX_FILE_CHARS = 40_000
 MAX_TOTAL_CHARS = 120_000
@@ -37,11 +39,10 @@ def mentioned(files: list[str], text: str) -> list[str]:
 
 
 def _text(root: Path, rel: str) -> str | None:
-    path = root / rel
-    if path.is_symlink() or not path.is_file() or path.suffix.lower() not in _TEXT_SUFFIXES:
+    if Path(rel).suffix.lower() not in _TEXT_SUFFIXES:
         return None
-    data = path.read_bytes()
-    if b"\0" in data[:4096] or len(data) > MAX_FILE_CHARS:
+    data = read_bytes_inside(root, rel, MAX_FILE_CHARS)
+    if data is None or b"\0" in data[:4096]:
         return None
     return data.decode("utf-8", errors="replace")
 

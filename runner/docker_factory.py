@@ -6,23 +6,33 @@ Docker is briefly unavailable; a missing image is reported when a job needs it.
 
 from __future__ import annotations
 
+import fnmatch
 import threading
+from collections.abc import Sequence
 
-from runner.sandbox import DockerSandbox, SandboxSession, docker_client_from_env
+from runner.sandbox import DockerSandbox, SandboxError, SandboxSession, docker_client_from_env
 from runner.workspace import Worktree
 
 
-def docker_sandbox_factory(default_image: str) -> DockerFactory:
-    return DockerFactory(default_image)
+def docker_sandbox_factory(default_image: str, allowed_images: Sequence[str] = ()) -> DockerFactory:
+    return DockerFactory(default_image, allowed_images)
 
 
 class DockerFactory:
-    def __init__(self, default_image: str) -> None:
+    """`image:` in a repository's config may only name images the operator allowed: any other image on
+    the host could hold secrets (an internal service's image with its `.env`) that tests would print."""
+
+    def __init__(self, default_image: str, allowed_images: Sequence[str] = ()) -> None:
         self.default_image = default_image
+        self.allowed = tuple(allowed_images)
         self._sandboxes: dict[str, DockerSandbox] = {}
         self._lock = threading.Lock()
 
     def __call__(self, worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
+        if image and image != self.default_image and not any(fnmatch.fnmatchcase(image, p) for p in self.allowed):
+            raise SandboxError(f"the repository asks for the image {image!r}, which this App does not allow",
+                               hint="the App's operator can allow it with AI_FIX_ALLOWED_IMAGES (comma-separated "
+                                    "patterns); or remove `image:` from .github/ai-fix.yml")
         name = image or self.default_image
         with self._lock:
             if name not in self._sandboxes:

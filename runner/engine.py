@@ -339,6 +339,9 @@ class AttemptRunner:
         feedback = _Feedback(edit_errors=parsed.errors + applied.errors, applied=len(applied.applied))
         if not parsed.blocks and not parsed.errors:
             feedback.edit_errors = ["your reply contained no SEARCH/REPLACE block"]
+        elif applied.applied and not self.contents and not feedback.edit_errors:
+            feedback.edit_errors = ["your edits left every file unchanged: the REPLACE text must differ from the "
+                                    "SEARCH text"]
         self.attempt.edit_errors = feedback.edit_errors
         self.attempt.lint_errors = []
         if not self.contents:

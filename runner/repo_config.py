@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from runner.errors import RepoConfigError
+from runner.safe_read import read_bytes_inside
 
 CONFIG_PATH = ".github/ai-fix.yml"
 MAX_CONFIG_BYTES = 64 * 1024
@@ -87,8 +88,17 @@ def parse(text: str) -> RepoConfig:
 
 
 def load(worktree: Path) -> RepoConfig:
-    """Read the config from a checkout of the default branch; no file means defaults."""
+    """Read the config from a checkout of the default branch; no file means defaults.
+
+    A config reached through a symlink (`.github -> /somewhere`) is refused rather than followed.
+    """
     path = worktree / CONFIG_PATH
-    if path.is_symlink() or not path.is_file():
+    data = read_bytes_inside(worktree, CONFIG_PATH, MAX_CONFIG_BYTES + 1)
+    if data is None:
+        if path.is_symlink() or path.parent.is_symlink():
+            raise RepoConfigError(f"{CONFIG_PATH} is a symbolic link", hint="make it a regular file")
+        if path.is_file():
+            raise RepoConfigError(f"{CONFIG_PATH} is larger than {MAX_CONFIG_BYTES // 1024} KiB",
+                                  hint="keep the file short; it holds commands and settings only")
         return RepoConfig()
-    return parse(path.read_text(encoding="utf-8", errors="replace"))
+    return parse(data.decode("utf-8", errors="replace"))

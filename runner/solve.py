@@ -69,6 +69,8 @@ class SolveRequest:
     """Pairs used by later attempts (alternating) and as fallbacks when a provider is down."""
     author: tuple[str, str] = ("ai-fix[bot]", "ai-fix[bot]@users.noreply.github.com")
     push: bool = True
+    push_env: Callable[[], Mapping[str, str]] | None = field(default=None, repr=False)
+    """Fresh credentials for the push (installation tokens expire after an hour); default `git_env`."""
     job_id: str = "local"
     overrides: Overrides = Overrides()
 
@@ -96,10 +98,10 @@ def guess_test_command(files: list[str]) -> str | None:
     return None
 
 
-def rank(attempt: Attempt) -> tuple[int, int]:
+def rank(attempt: Attempt, test_command: str | None) -> tuple[int, int]:
     """aider's order, refined with tests: lower is better; ties go to fewer new failures."""
     edit_ok, lint_ok = attempt.edit_ok, attempt.lint_ok
-    tests_ok = attempt.test is None or not attempt.new_failures
+    tests_ok = attempt.tests_ok if test_command else True
     if edit_ok and lint_ok and tests_ok:
         tier = 0
     elif edit_ok and lint_ok:
@@ -115,9 +117,15 @@ def rank(attempt: Attempt) -> tuple[int, int]:
     return tier, len(attempt.new_failures)
 
 
+def as_good_as_it_gets(attempt: Attempt, test_command: str | None) -> bool:
+    """Every available check passed: further attempts cannot do better, so stop."""
+    return rank(attempt, test_command)[0] == 0
+
+
 def plausible(attempt: Attempt, test_command: str | None) -> bool:
-    tests_ok = attempt.tests_ok if test_command else True
-    return attempt.edit_ok and attempt.lint_ok and tests_ok
+    """Edits applied, no new lint error, and tests ran with no new failure. Without a test command a
+    change is unverified, never plausible: the PR says so and opens as a draft."""
+    return test_command is not None and as_good_as_it_gets(attempt, test_command)
 
 
 def _chosen_pair(request: SolveRequest, config: RepoConfig, aliases: Mapping[str, ModelPair]) -> ModelPair:
@@ -208,12 +216,12 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
                 except (CostLimitReached, ModelError) as exc:
                     runner.attempt.error = exc.message
                     stopped = exc
-                score = rank(runner.attempt)
+                score = rank(runner.attempt, test_command)
                 if runner.contents and (best is None or score < best.rank):
                     if best is not None:
                         deps.workspace.remove(best.tree)
                     best, keep = _Best(score, runner.attempt, dict(runner.contents), tree), True
-                if plausible(runner.attempt, test_command) or stopped:
+                if as_good_as_it_gets(runner.attempt, test_command) or stopped:
                     break
             finally:
                 if session:
@@ -221,6 +229,8 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
                 if not keep:
                     deps.workspace.remove(tree)
         if best is not None:
+            if deps.should_stop():
+                raise Cancelled("the job was cancelled before its patch was pushed")
             _finish(request, outcome, best, test_command)
         elif outcome.attempts:
             outcome.verdict = Verdict.ERROR if isinstance(stopped, ModelError) else Verdict.NO_EDIT
@@ -252,5 +262,6 @@ def _finish(request: SolveRequest, outcome: Outcome, best: _Best, test_command: 
     commit = workspace.commit_contents(best.tree, best.contents, message, request.author)
     outcome.diff = workspace.diff(best.tree, commit)
     if request.push:
-        workspace.push(best.tree, request.clone_url, request.git_env, commit, request.branch)
+        env = request.push_env() if request.push_env else request.git_env
+        workspace.push(best.tree, request.clone_url, env, commit, request.branch)
     outcome.head_sha = commit

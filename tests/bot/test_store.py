@@ -79,3 +79,26 @@ def test_issue_memory(tmp_path: Path) -> None:
     store.remember("o", "r", 1, progress_comment_id=5)
     store.remember("o", "r", 1, pull_number=7)
     assert store.issue_memory("o", "r", 1) == (5, 7)
+
+
+def test_recovery_after_a_crash_leaves_no_job_stuck(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    checking, cancelled, running = (store.record(g, "issues", "labeled", _spec(n), "").job_id for g, n in
+                                    (("a", 1), ("b", 2), ("c", 3)))
+    assert checking and cancelled and running
+    store.set_state(checking, "checking")
+    for job_id in (cancelled, running):
+        store.set_state(job_id, "queued")
+        assert store.claim("queued", "running") is not None
+    store.supersede(_spec(2), newer_id=999)  # a /cancel arrived for #2 before the crash
+    assert store.requeue_interrupted() == 1
+    assert [store.job(i).state for i in (checking, cancelled, running)] == ["new", "cancelled", "queued"]
+
+
+def test_state_moves_can_be_guarded(tmp_path: Path) -> None:
+    store = _store(tmp_path)
+    job_id = store.record("a", "issues", "labeled", _spec(), "").job_id
+    assert job_id
+    store.set_state(job_id, "superseded")
+    assert not store.set_state(job_id, "queued", expect="checking")
+    assert store.job(job_id).state == "superseded"

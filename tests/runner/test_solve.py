@@ -141,3 +141,30 @@ def test_cost_cap_keeps_the_best_result_so_far(tmp_path: Path) -> None:
     [attempt] = outcome.attempts
     assert attempt.new_failures == ["test_calc.py::test_mul"] and attempt.still_failing == ["test_calc.py::test_add"]
     assert _branch_file(origin, "calc.py").endswith("    return a ** b\n")
+
+
+def test_without_tests_a_change_is_unverified_and_one_attempt_is_enough(tmp_path: Path) -> None:
+    origin = _without_tests(tmp_path, _repo(tmp_path, config="attempts: 3\n"))
+    outcome = _solve(tmp_path, origin, ScriptedChat("make add add", EDIT))
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE and outcome.test_command is None
+    assert len(outcome.attempts) == 1 and outcome.head_sha
+
+
+def _without_tests(tmp_path: Path, origin: Path) -> Path:
+    work = tmp_path / "notests"
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True)
+    subprocess.run(["git", "rm", "-q", "test_calc.py"], cwd=work, check=True)
+    subprocess.run(["git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "no tests"], cwd=work,
+                   check=True)
+    subprocess.run(["git", "push", "-q", "origin", "HEAD:main"], cwd=work, check=True)
+    return origin
+
+
+def test_an_edit_that_changes_nothing_is_reflected(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)
+    same = "calc.py\n```\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a - b\n>>>>>>> REPLACE\n```\n"
+    chat = ScriptedChat("plan", same, EDIT)
+    outcome = _solve(tmp_path, origin, chat)
+    assert outcome.verdict is Verdict.PLAUSIBLE
+    feedback = chat.calls[2][1][-1]["content"]
+    assert "unchanged" in feedback or "already" in feedback

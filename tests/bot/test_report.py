@@ -1,0 +1,36 @@
+from bot.report import neutralize, pr_body
+from runner.outcome import Attempt, CommandRun, Outcome, Verdict
+
+
+def test_neutralize_closing_keywords_and_mentions() -> None:
+    text = neutralize("This fixes #12, Closes: #3 and resolves org/repo#5; cc @octocat, mail a@b.com")
+    assert "fixes #12" not in text and "Closes: #3" not in text and "resolves org/repo#5" not in text
+    assert "@octocat" not in text and "a@b.com" in text
+    assert neutralize("the fix is small") == "the fix is small"
+
+
+def _outcome(**kwargs: object) -> Outcome:
+    attempt = Attempt(number=1, senior="s", junior="j", plan="Fixes #99 too; ping @everyone", edits_applied=1,
+                      edits_proposed=1, changed_files=["a.py"])
+    fields: dict[str, object] = {"verdict": Verdict.NOT_PLAUSIBLE, "issue_number": 7, "branch": "ai-fix/issue-7",
+                                 "base_branch": "main", "base_sha": "0" * 40, "changed_files": ["a.py"],
+                                 "attempts": [attempt], "chosen": 1}
+    fields.update(kwargs)
+    return Outcome(**fields)  # type: ignore[arg-type]
+
+
+def test_untested_change_is_said_to_be_untested() -> None:
+    body = pr_body(_outcome(), ["sonnet"])
+    assert body.startswith("**ai-fix proposes this change, but it is not verified: there is no test command")
+    assert "Fixes #7" in body and "Fixes #99" not in body and "@everyone" not in body
+
+
+def test_the_chosen_attempt_is_the_committed_one() -> None:
+    first = Attempt(number=1, senior="s", junior="j", plan="first plan", edits_applied=1, edits_proposed=1,
+                    test=CommandRun("pytest", 1, 1.0, "FAILED t.py::test_x"), new_failures=["t.py::test_x"])
+    second = Attempt(number=2, senior="s", junior="j", plan="second plan", edits_applied=1, edits_proposed=2,
+                     edit_errors=["a.py: not found"])
+    body = pr_body(_outcome(attempts=[first, second], chosen=1, test_command="pytest"), [])
+    assert "first plan" in body and "second plan" not in body
+    assert "| 1 (chosen) |" in body and "| 2 |" in body
+    assert "1 test failure(s) are new with this change" in body and "- `t.py::test_x`" in body

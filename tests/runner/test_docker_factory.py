@@ -1,0 +1,14 @@
+from pathlib import Path
+
+import pytest
+
+from runner.docker_factory import DockerFactory
+from runner.sandbox import SandboxError
+from runner.workspace import Worktree
+
+
+def test_a_repository_cannot_pick_an_image_the_operator_did_not_allow(tmp_path: Path) -> None:
+    tree = Worktree(path=tmp_path, git_dir=tmp_path, mirror=tmp_path, base_sha="0" * 40)
+    factory = DockerFactory("ai-fix-sandbox:latest", allowed_images=["ghcr.io/acme/ci-*"])
+    with pytest.raises(SandboxError, match="asks for the image 'corp/internal-api:latest', which this App does not"):
+        factory(tree, "corp/internal-api:latest", "job")
