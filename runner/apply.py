@@ -2,13 +2,13 @@
 
 Every path comes from an LLM and is treated as hostile: no absolute paths, no `..`, no symlinks
 out of the tree, nothing under `.git/` or `.github/workflows/`, nothing the repository denies.
-A SEARCH text that matches in more than one place is refused: for an unattended PR a wrong edit
-is worse than no edit.
+Every block is tried against in-memory copies first; a block that fails is reported and the others
+still apply (a partial edit); then each changed file is written atomically. A file keeps its line
+endings (CRLF stays CRLF), its byte-order mark, its missing final newline and its mode.
 """
 
 from __future__ import annotations
 
-import difflib
 import fnmatch
 import os
 import tempfile
@@ -16,22 +16,49 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from runner.edits import EditBlock
+from runner.edits import EditBlock, normalize_path
+from runner.match import Found, Miss, is_elision, locate, quote
+from runner.symbols import replace_symbol
 
 ALWAYS_DENIED = (".git", ".git/**", "**/.git/**", ".github/workflows/**")
+_BOM = "\ufeff"
 
 
 class EditRefused(Exception):
     """The edit's path may not be touched; the message says why."""
 
 
+@dataclass(frozen=True)
+class EditFailure:
+    number: int
+    """1-based position of the block in the reply."""
+    block: EditBlock
+    kind: str
+    """`refused`, `missing_file`, `not_found`, `ambiguous`, `already_applied`, `malformed`, `write_failed`."""
+    message: str
+
+
 @dataclass
 class ApplyResult:
     applied: list[EditBlock] = field(default_factory=list)
     errors: list[str] = field(default_factory=list)
+    """One precise message per failed block, written for the model."""
     changed_files: list[str] = field(default_factory=list)
+    """Every file written or deleted, as a posix path relative to the root."""
     contents: dict[str, str] = field(default_factory=dict)
-    """Final text of every changed file: what gets committed, whatever the sandbox does later."""
+    """Final text of every changed (not deleted) file: what gets committed, whatever the sandbox does later."""
+    deleted: list[str] = field(default_factory=list)
+    failures: list[EditFailure] = field(default_factory=list)
+    applied_numbers: list[int] = field(default_factory=list)
+    """1-based positions of the applied blocks, to tell the model which ones not to send again."""
+
+    def fail(self, number: int, block: EditBlock, kind: str, message: str, total: int) -> None:
+        what = f"{block.path}::{block.symbol}" if block.kind == "symbol" else block.path
+        text = f"block {number} of {total} ({what}) failed: {message}"
+        if block.kind == "replace" and block.search.strip() and kind not in ("refused", "missing_file"):
+            text += "\nIts SEARCH section was:\n" + quote(block.search.splitlines())
+        self.failures.append(EditFailure(number, block, kind, text))
+        self.errors.append(text)
 
 
 def confine(root: Path, rel: str, deny: Sequence[str] = ()) -> Path:
@@ -39,108 +66,172 @@ def confine(root: Path, rel: str, deny: Sequence[str] = ()) -> Path:
     if not rel or "\x00" in rel:
         raise EditRefused("empty or invalid path")
     posix = PurePosixPath(rel.replace("\\", "/"))
-    if posix.is_absolute() or rel.startswith("~"):
+    if posix.is_absolute() or rel.startswith("~") or (len(rel) > 1 and rel[1] == ":"):
         raise EditRefused(f"{rel}: absolute paths are not allowed; use a path relative to the repository root")
     if any(part == ".." for part in posix.parts):
         raise EditRefused(f"{rel}: paths may not contain `..`")
     normal = str(posix)
-    if normal.split("/")[0] == ".git" or "/.git/" in f"/{normal}":
+    if any(part.lower() == ".git" for part in posix.parts):
         raise EditRefused(f"{rel}: files under .git/ are never edited")
-    for pattern in (*ALWAYS_DENIED, *deny):
-        if fnmatch.fnmatch(normal, pattern) or fnmatch.fnmatch(normal, pattern.rstrip("/") + "/*"):
-            why = ("the App has no permission to change workflows" if normal.startswith(".github/workflows")
+    folded = normal.lower()
+    checks = [(folded, pattern) for pattern in ALWAYS_DENIED] + [(normal, pattern) for pattern in deny]
+    for probe, pattern in checks:
+        if fnmatch.fnmatchcase(probe, pattern) or fnmatch.fnmatchcase(probe, pattern.rstrip("/") + "/*"):
+            why = ("the App has no permission to change workflows" if folded.startswith(".github/workflows")
                    else f"the repository denies `{pattern}` in .github/ai-fix.yml")
             raise EditRefused(f"{rel}: {why}")
     target = root / normal
     real_root = root.resolve()
-    probe = real_root
-    for part in PurePosixPath(normal).parts:
-        probe = probe / part
-        if probe.is_symlink():
+    probe_path = real_root
+    for part in posix.parts:
+        probe_path = probe_path / part
+        if probe_path.is_symlink():
             raise EditRefused(f"{rel}: refusing to write through a symbolic link")
     if not str(target.resolve()).startswith(str(real_root) + os.sep):
         raise EditRefused(f"{rel}: resolves outside the repository")
     return target
 
 
-def _locate(text: str, search: str) -> tuple[int, int] | str:
-    """Find `search` in `text` exactly once; fall back to ignoring trailing whitespace and CRLF."""
-    count = text.count(search)
-    if count == 1:
-        start = text.index(search)
-        return start, start + len(search)
-    if count > 1:
-        return f"the SEARCH text matches {count} places; include more surrounding lines to make it unique"
-    file_lines = text.splitlines(keepends=True)
-    want = [line.rstrip() for line in search.splitlines()]
-    if not want:
-        return "the SEARCH section is empty"
-    stripped = [line.rstrip() for line in file_lines]
-    hits = [i for i in range(len(stripped) - len(want) + 1) if stripped[i:i + len(want)] == want]
-    if len(hits) == 1:
-        start = sum(len(line) for line in file_lines[:hits[0]])
-        end = start + sum(len(line) for line in file_lines[hits[0]:hits[0] + len(want)])
-        return start, end
-    if len(hits) > 1:
-        return f"the SEARCH text matches {len(hits)} places; include more surrounding lines to make it unique"
-    return _closest_hint(stripped, want)
+@dataclass
+class _File:
+    """One file's in-memory state during the dry run."""
 
+    original: str | None
+    lines: list[str] | None
+    """Lines with their endings, without the BOM; None once deleted (or never existing)."""
+    bom: bool = False
 
-def _closest_hint(file_lines: list[str], want: list[str]) -> str:
-    best_ratio, best_at = 0.0, 0
-    width = len(want)
-    for i in range(max(1, len(file_lines) - width + 1)):
-        ratio = difflib.SequenceMatcher(None, "\n".join(file_lines[i:i + width]), "\n".join(want)).ratio()
-        if ratio > best_ratio:
-            best_ratio, best_at = ratio, i
-    if best_ratio < 0.5:
-        return "the SEARCH text was not found in the file"
-    closest = "\n".join(file_lines[best_at:best_at + width])
-    return f"the SEARCH text was not found; did you mean these lines?\n{closest}"
+    @classmethod
+    def load(cls, text: str | None) -> _File:
+        if text is None:
+            return cls(None, None)
+        bom = text.startswith(_BOM)
+        return cls(text, (text[1:] if bom else text).splitlines(keepends=True), bom)
+
+    @property
+    def newline(self) -> str:
+        lines = self.lines or []
+        crlf = sum(1 for line in lines if line.endswith("\r\n"))
+        return "\r\n" if crlf and crlf * 2 >= sum(1 for line in lines if line.endswith("\n")) else "\n"
+
+    def body(self) -> list[str]:
+        return [line.rstrip("\r\n") for line in self.lines or []]
+
+    def text(self) -> str | None:
+        return None if self.lines is None else (_BOM if self.bom else "") + "".join(self.lines)
+
+    def splice(self, found: Found) -> None:
+        lines = self.lines or []
+        newline = self.newline
+        new = [line + newline for line in found.lines]
+        if found.end == len(lines) and lines and not lines[-1].endswith("\n") and new:
+            new[-1] = new[-1][:-len(newline)]
+        self.lines = lines[:found.start] + new + lines[found.end:]
+
+    def replace_all(self, text: str) -> None:
+        newline = self.newline if self.lines else "\n"
+        body = text[1:] if text.startswith(_BOM) else text
+        self.lines = [line.rstrip("\r\n") + newline if line.endswith("\n") else line
+                      for line in body.splitlines(keepends=True)]
 
 
 def apply_edits(root: Path, blocks: Sequence[EditBlock], deny: Sequence[str] = ()) -> ApplyResult:
     """Dry-run every block against in-memory copies, then write each changed file atomically."""
     result = ApplyResult()
-    pending: dict[str, str] = {}
-    originals: dict[str, str | None] = {}
-    for block in blocks:
+    files: dict[str, _File] = {}
+    total = len(blocks)
+    for number, block in enumerate(blocks, start=1):
         try:
-            target = confine(root, block.path, deny)
+            target = confine(root, normalize_path(block.path), deny)
         except EditRefused as exc:
-            result.errors.append(f"{block.path}: refused: {exc}")
+            why = str(exc).removeprefix(f"{block.path}: ")
+            result.fail(number, block, "refused", f"refused: {why}", total)
             continue
         key = target.relative_to(root).as_posix()
-        if key not in pending:
-            if target.exists() and not target.is_file():
-                result.errors.append(f"{block.path}: is not a regular file")
+        if key not in files:
+            loaded = _read(target)
+            if isinstance(loaded, tuple):
+                result.fail(number, block, *loaded, total)
                 continue
-            original = target.read_text(encoding="utf-8", errors="surrogateescape") if target.exists() else None
-            originals[key] = original
-            pending[key] = original or ""
-        text = pending[key]
-        if not block.search.strip():
-            if originals[key] is not None and text.strip():
-                result.errors.append(f"{block.path}: the SEARCH section is empty but the file exists; "
-                                     "quote the lines to change")
-                continue
-            pending[key] = block.replace
+            files[key] = _File.load(loaded)
+        problem = _apply_one(files[key], block)
+        if problem is None:
             result.applied.append(block)
-            continue
-        found = _locate(text, block.search)
-        if isinstance(found, str):
-            result.errors.append(f"{block.path}: {found}")
-            continue
-        start, end = found
-        pending[key] = text[:start] + block.replace + text[end:]
-        result.applied.append(block)
-    for key, text in pending.items():
-        if text == (originals[key] or "") and originals[key] is not None:
-            continue
-        _write_atomic(root / key, text)
-        result.changed_files.append(key)
-        result.contents[key] = text
+            result.applied_numbers.append(number)
+        else:
+            result.fail(number, block, problem.kind, problem.message, total)
+    _write(root, files, result, total)
     return result
+
+
+def _read(target: Path) -> str | None | tuple[str, str]:
+    if not target.exists():
+        return None
+    if not target.is_file():
+        return "malformed", "is not a regular file"
+    data = target.read_bytes()
+    if b"\x00" in data[:8192]:
+        return "malformed", "is a binary file and cannot be edited"
+    return data.decode("utf-8", "surrogateescape")
+
+
+def _apply_one(file: _File, block: EditBlock) -> Miss | None:
+    if block.kind == "delete":
+        if file.lines is None:
+            return Miss("missing_file", "there is no such file to delete")
+        file.lines = None
+        return None
+    if block.kind == "whole":
+        placeholder = next((line for line in block.replace.splitlines() if _is_placeholder(line)), None)
+        if placeholder is not None:
+            return Miss("malformed", f"the whole-file content contains the placeholder `{placeholder.strip()}`: "
+                                     "send the complete file, or SEARCH/REPLACE blocks")
+        file.replace_all(block.replace)
+        return None
+    if block.kind == "replace" and not block.search.strip():
+        if file.lines is not None and "".join(file.lines).strip():
+            return Miss("malformed", "the SEARCH section is empty but the file exists and is not empty: quote "
+                                     "the lines to change (an empty SEARCH only creates a file)")
+        file.replace_all(block.replace)
+        return None
+    if file.lines is None:
+        how = "was deleted by an earlier block" if file.original is not None else "does not exist"
+        return Miss("missing_file", f"the file {how}; to create a file, use an empty SEARCH section")
+    if block.kind == "symbol":
+        found = replace_symbol(file.body(), block.path, block.symbol, block.replace)
+    else:
+        found = locate(file.body(), block.search, block.replace)
+    if isinstance(found, Miss):
+        return found
+    file.splice(found)
+    return None
+
+
+def _is_placeholder(line: str) -> bool:
+    words = ("rest of", "existing code", "unchanged", "remaining", "same as before", "omitted")
+    return is_elision(line) and any(word in line.lower() for word in words)
+
+
+def _write(root: Path, files: dict[str, _File], result: ApplyResult, total: int) -> None:
+    for key, file in files.items():
+        text = file.text()
+        if text == file.original:
+            continue
+        try:
+            if text is None:
+                (root / key).unlink()
+                result.deleted.append(key)
+            else:
+                _write_atomic(root / key, text)
+                result.contents[key] = text
+        except OSError as exc:
+            for number, block in list(zip(result.applied_numbers, result.applied, strict=True)):
+                if normalize_path(block.path) == key:
+                    result.applied.remove(block)
+                    result.applied_numbers.remove(number)
+                    result.fail(number, block, "write_failed", f"could not write {key}: {exc.strerror}", total)
+            continue
+        result.changed_files.append(key)
 
 
 def _write_atomic(path: Path, text: str) -> None:

@@ -1,20 +1,46 @@
-"""Parse SEARCH/REPLACE blocks (aider's widely used format) out of a model's reply.
+"""Parse the Junior's reply into edit blocks: SEARCH/REPLACE, whole-file, whole-symbol and file deletion.
 
-Models decorate the filename line in many ways (backticks, `#`, bold, a trailing colon, a
-language fence after it); the parser strips the decoration but never guesses a path that is not
-written: an unnamed block inherits the previous block's file, or is reported as an error.
+The four reply syntaxes (the prompts teach them; `parse` reads all but whole-file, `parse_whole` all four):
+
+    path/to/file.py                     path/to/new_or_small.py          path/to/file.py::Class.method
+    ```python                           ```python                        ```python
+    <<<<<<< SEARCH                      whole new content                def method(self):
+    lines copied from the file          ```                                  return 2
+    =======                                                              ```
+    the new lines                       path/to/old.py
+    >>>>>>> REPLACE                     <<<<<<< DELETE FILE
+    ```
+
+Models decorate the filename in many ways (backticks, bold, `#` or `//`, `File:`, a heading, the fence's info
+string); the parser strips the decoration but never invents a path: an unnamed SEARCH/REPLACE block inherits the
+previous block's file, anything else unnamed is reported. With `known` (the tracked files), a path that names no
+tracked file is mapped to one only when unambiguous (a unique path suffix, then a unique basename); creations and
+whole-file blocks keep their path as written.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Literal
 
-_SEARCH = re.compile(r"^\s*<{5,9} ?SEARCH>?\s*$")
+EditKind = Literal["replace", "whole", "symbol", "delete"]
+
+_SEARCH = re.compile(r"^\s*<{5,9}\s?(?:SEARCH|ORIGINAL)\s*>?\s*$", re.IGNORECASE)
 _DIVIDER = re.compile(r"^\s*={5,9}\s*$")
-_REPLACE = re.compile(r"^\s*>{5,9} ?REPLACE\s*$")
-_FENCE = re.compile(r"^\s*(`{3,}|~{3,})")
-_FILENAME_PREFIXES = ("file:", "filename:", "path:")
+_REPLACE = re.compile(r"^\s*>{5,9}\s?(?:REPLACE|UPDATED)\s*$", re.IGNORECASE)
+_DELETE = re.compile(r"^\s*<{5,9}\s?DELETE(?:\s+FILE)?\s*>?\s*$", re.IGNORECASE)
+_DELETE_CLOSE = re.compile(r"^\s*>{5,9}\s?DELETE(?:\s+FILE)?\s*$", re.IGNORECASE)
+_FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(.*?)\s*$")
+_SYMBOL = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
+_PROSE_PATH = re.compile(r"`([^`\s]+)`")
+_BARE_NAMES = {"makefile", "dockerfile", "gemfile", "rakefile", "procfile", "license", "readme", "changelog",
+               "justfile", "vagrantfile", "jenkinsfile", "containerfile"}
+_PROSE_EXTENSIONS = {"py", "pyi", "js", "jsx", "ts", "tsx", "mjs", "cjs", "go", "rs", "rb", "java", "kt", "c", "h",
+                     "cc", "cpp", "hpp", "cs", "php", "swift", "scala", "sh", "md", "rst", "txt", "toml", "yml",
+                     "yaml", "json", "cfg", "ini", "html", "css", "scss", "sql", "lua", "ex", "exs", "vue", "svelte"}
+_LOOKBACK = 3
 
 
 @dataclass(frozen=True)
@@ -22,6 +48,9 @@ class EditBlock:
     path: str
     search: str
     replace: str
+    kind: EditKind = "replace"
+    symbol: str = ""
+    """For `kind="symbol"`: the qualified name inside the file, e.g. `Class.method`."""
 
 
 @dataclass(frozen=True)
@@ -30,82 +59,275 @@ class ParseResult:
     errors: list[str]
 
 
-def _clean_filename(line: str) -> str | None:
-    text = line.strip()
-    if not text or _FENCE.match(text) and not text.strip("`~").strip():
-        return None
-    text = re.sub(r"^(`{3,}|~{3,})\w*\s*", "", text)  # "```python path.py" style
-    text = text.strip().strip("*").strip()
-    for prefix in ("#", "//", "--", ";"):
-        if text.startswith(prefix):
-            text = text.lstrip(prefix[0]).strip()
-    lowered = text.lower()
-    for prefix in _FILENAME_PREFIXES:
-        if lowered.startswith(prefix):
-            text = text[len(prefix):].strip()
-    text = text.strip("`'\"*").rstrip(":").strip().strip("`'\"")
-    if not text or " " in text or len(text) > 300:
-        return None
-    return text
+def parse(reply: str, known: Collection[str] | None = None) -> ParseResult:
+    """SEARCH/REPLACE, whole-symbol and deletion blocks; plain code blocks are ignored."""
+    return _Parser(reply, whole=False).run(known)
 
 
-def _filename_before(lines: list[str], index: int) -> str | None:
-    """Look back up to three non-fence lines above a SEARCH marker for the filename."""
+def parse_whole(reply: str, known: Collection[str] | None = None) -> ParseResult:
+    """As `parse`, and a code block under a filename with no markers in it replaces (or creates) that file."""
+    return _Parser(reply, whole=True).run(known)
+
+
+class _Parser:
+    def __init__(self, reply: str, whole: bool) -> None:
+        self.lines = reply.splitlines()
+        self.whole = whole
+        self.blocks: list[EditBlock] = []
+        self.errors: list[str] = []
+        self.current: str | None = None
+
+    def run(self, known: Collection[str] | None) -> ParseResult:
+        i = 0
+        while i < len(self.lines):
+            line = self.lines[i]
+            if _SEARCH.match(line):
+                i = self._search_replace(i)
+            elif _DELETE.match(line):
+                i = self._delete(i)
+            elif _FENCE.match(line) and not self._fence_holds_markers(i):
+                i = self._code_block(i)
+            else:
+                i += 1
+        if known is None:
+            return ParseResult(self.blocks, self.errors)
+        blocks, errors = resolve_paths(self.blocks, known)
+        return ParseResult(blocks, self.errors + errors)
+
+    def _where(self, start: int) -> str:
+        return f"the block at line {start + 1} of your reply"
+
+    def _search_replace(self, start: int) -> int:
+        named = _path_above(self.lines, start)
+        path = named.path if named else self.current
+        i, search = self._collect(start + 1, _DIVIDER)
+        if i >= len(self.lines) or not _DIVIDER.match(self.lines[i]):
+            self.errors.append(f"{self._where(start)} ({path or 'no file'}) has no ======= line: it was not "
+                               "applied; send it again whole")
+            return i
+        i, replace = self._collect(i + 1, _REPLACE)
+        if i >= len(self.lines) or not _REPLACE.match(self.lines[i]):
+            self.errors.append(f"{self._where(start)} ({path or 'no file'}) has no >>>>>>> REPLACE line: it was "
+                               "not applied; send it again whole")
+            return i
+        if path is None:
+            self.errors.append(f"{self._where(start)} names no file: put the path on the line before the "
+                               "opening fence")
+        elif named and named.symbol:
+            self.errors.append(f"{self._where(start)} names `{named.path}::{named.symbol}`: a SEARCH/REPLACE "
+                               "block takes a plain file path")
+        else:
+            self.current = path
+            self.blocks.append(EditBlock(path, _join(search), _join(replace)))
+        return self._past_closing_fence(i + 1)
+
+    def _past_closing_fence(self, i: int) -> int:
+        """Skip the fence that closes a block's code fence, so it is not taken for an opening one."""
+        j = i
+        while j < len(self.lines) and not self.lines[j].strip():
+            j += 1
+        return j + 1 if j < len(self.lines) and _is_bare_fence(self.lines[j]) else i
+
+    def _collect(self, i: int, until: re.Pattern[str]) -> tuple[int, list[str]]:
+        taken: list[str] = []
+        markers = (_SEARCH, _DIVIDER, _REPLACE)
+        while i < len(self.lines) and not until.match(self.lines[i]):
+            if any(m.match(self.lines[i]) for m in markers):
+                break
+            taken.append(self.lines[i])
+            i += 1
+        return i, taken
+
+    def _delete(self, start: int) -> int:
+        named = _path_above(self.lines, start)
+        if named is None or named.symbol:
+            self.errors.append(f"{self._where(start)} deletes a file but names none: put the path on the line "
+                               "before it")
+        else:
+            self.blocks.append(EditBlock(named.path, "", "", kind="delete"))
+        nxt = start + 1
+        if nxt < len(self.lines) and _DELETE_CLOSE.match(self.lines[nxt]):
+            nxt += 1
+        return self._past_closing_fence(nxt)
+
+    def _fence_holds_markers(self, start: int) -> bool:
+        """Whether the code block opening at `start` contains SEARCH or DELETE markers before it closes."""
+        end = _closing_fence(self.lines, start)
+        stop = len(self.lines) if end is None else end
+        return any(_SEARCH.match(line) or _DELETE.match(line) for line in self.lines[start + 1:stop])
+
+    def _code_block(self, start: int) -> int:
+        end = _closing_fence(self.lines, start)
+        named = _info_path(self.lines[start]) or _path_above(self.lines, start)
+        wanted = named is not None and (bool(named.symbol) or self.whole)
+        if not wanted or named is None:
+            return start + 1 if end is None else end + 1
+        body = self.lines[start + 1:end] if end is not None else []
+        if end is None:
+            self.errors.append(f"{self._where(start)} ({named.display}) is not closed: the reply seems cut off; "
+                               "send the whole block again")
+            return len(self.lines)
+        if named.symbol:
+            self.blocks.append(EditBlock(named.path, "", _join(body), kind="symbol", symbol=named.symbol))
+        else:
+            self.blocks.append(EditBlock(named.path, "", _join(body), kind="whole"))
+        return end + 1
+
+
+@dataclass(frozen=True)
+class _Named:
+    path: str
+    symbol: str = ""
+
+    @property
+    def display(self) -> str:
+        return f"{self.path}::{self.symbol}" if self.symbol else self.path
+
+
+def _closing_fence(lines: list[str], start: int) -> int | None:
+    opening = _FENCE.match(lines[start])
+    assert opening is not None
+    ticks = opening.group(1)
+    for i in range(start + 1, len(lines)):
+        stripped = lines[i].strip()
+        if stripped and set(stripped) == {ticks[0]} and len(stripped) >= len(ticks):
+            return i
+    return None
+
+
+def _path_above(lines: list[str], index: int) -> _Named | None:
+    """The filename written just above line `index`: through blank lines and the block's own opening fence."""
+    may_skip_fence = not _FENCE.match(lines[index])
     looked = 0
     i = index - 1
-    while i >= 0 and looked < 3:
+    while i >= 0 and looked < _LOOKBACK:
         line = lines[i]
-        if _FENCE.match(line) and not _clean_filename(line):
-            i -= 1
-            continue
         if not line.strip():
             i -= 1
-            looked += 1
+            continue
+        looked += 1
+        if _REPLACE.match(line) or _DIVIDER.match(line) or _SEARCH.match(line) or _DELETE_CLOSE.match(line):
+            return None
+        if _FENCE.match(line):
+            info = _info_path(line)
+            if info or not may_skip_fence:
+                return info  # a second fence closes some earlier block: what is above it is not ours
+            may_skip_fence = False
+            i -= 1
             continue
         return _clean_filename(line)
     return None
 
 
-def parse(reply: str) -> ParseResult:
-    lines = reply.splitlines()
-    blocks: list[EditBlock] = []
+def _is_bare_fence(line: str) -> bool:
+    stripped = line.strip()
+    return len(stripped) >= 3 and set(stripped) in ({"`"}, {"~"})
+
+
+def _info_path(line: str) -> _Named | None:
+    """A path in a fence's info string: ```python path/x.py, ```path/x.py, ```py:path/x.py, ```py title="x.py"."""
+    fence = _FENCE.match(line)
+    if not fence or not fence.group(2):
+        return None
+    for token in fence.group(2).split():
+        token = token.split("=", 1)[1] if "=" in token else token
+        token = token.split(":", 1)[1] if re.match(r"^\w+:[^:]", token) else token
+        named = _as_path(token.strip("\"'`"))
+        if named and ("." in named.path or "/" in named.path or named.symbol):
+            return named
+    return None
+
+
+def _clean_filename(line: str) -> _Named | None:
+    text = line.strip()
+    text = re.sub(r"^(?:[-*+]|\d+[.)])\s+", "", text)  # list bullets
+    text = re.sub(r"^<!--\s*(.*?)\s*-->$", r"\1", text)
+    text = re.sub(r"^/\*+\s*(.*?)\s*\*+/$", r"\1", text)
+    text = re.sub(r"^(?:#+|//+|--|;+)\s*", "", text)  # headings and line comments
+    text = text.strip().strip("*").strip()
+    text = re.sub(r"^(?:file\s*name|file|path|filepath)\s*:\s*", "", text, flags=re.IGNORECASE)
+    text = text.strip("*").strip().rstrip(":").strip().strip("*`'\"").rstrip(":").strip()
+    named = _as_path(text)
+    if named:
+        return named
+    return _prose_path(line)
+
+
+def _prose_path(line: str) -> _Named | None:
+    """`Then in `pkg/mod.py`:`: a single backticked path in a short line of prose ending with a colon."""
+    if not line.rstrip().rstrip("*").endswith(":"):
+        return None
+    tokens = _PROSE_PATH.findall(line)
+    if len(tokens) != 1:
+        return None
+    named = _as_path(tokens[0])
+    if named is None:
+        return None
+    ext = named.path.rsplit(".", 1)[-1].lower() if "." in named.path else ""
+    return named if ("/" in named.path or ext in _PROSE_EXTENSIONS) else None
+
+
+def _as_path(text: str) -> _Named | None:
+    if not text or len(text) > 300 or any(c.isspace() for c in text) or text[0] in "<=>`~":
+        return None
+    path, _, symbol = text.partition("::")
+    if symbol and not _SYMBOL.match(symbol):
+        return None
+    path = normalize_path(path)
+    if not path or not re.search(r"[\w]", path):
+        return None
+    base = path.rsplit("/", 1)[-1]
+    if "." not in base and "/" not in path and base.lower() not in _BARE_NAMES:
+        return None
+    return _Named(path, symbol)
+
+
+def normalize_path(path: str) -> str:
+    """Backslashes to slashes and no leading `./`; confinement still checks the result."""
+    path = path.replace("\\", "/")
+    while path.startswith("./"):
+        path = path[2:]
+    return re.sub(r"/{2,}", "/", path)
+
+
+def resolve_paths(blocks: list[EditBlock], known: Collection[str]) -> tuple[list[EditBlock], list[str]]:
+    """Map each path to a tracked file when unambiguous; report the paths that cannot be mapped."""
+    tracked = set(known)
+    out: list[EditBlock] = []
     errors: list[str] = []
-    current_path: str | None = None
-    i = 0
-    while i < len(lines):
-        if not _SEARCH.match(lines[i]):
-            i += 1
+    for block in blocks:
+        creates = block.kind == "whole" or (block.kind == "replace" and not block.search.strip())
+        if block.path in tracked or creates:
+            out.append(block)
             continue
-        path = _filename_before(lines, i) or current_path
-        start = i
-        i += 1
-        search: list[str] = []
-        while i < len(lines) and not _DIVIDER.match(lines[i]):
-            if _SEARCH.match(lines[i]) or _REPLACE.match(lines[i]):
-                break
-            search.append(lines[i])
-            i += 1
-        if i >= len(lines) or not _DIVIDER.match(lines[i]):
-            errors.append(f"block starting at line {start + 1} has no ======= divider")
+        found = _resolve(block.path, tracked)
+        if isinstance(found, str) and block.kind != "delete":
+            out.append(EditBlock(found, block.search, block.replace, block.kind, block.symbol))
             continue
-        i += 1
-        replace: list[str] = []
-        while i < len(lines) and not _REPLACE.match(lines[i]):
-            if _SEARCH.match(lines[i]) or _DIVIDER.match(lines[i]):
-                break
-            replace.append(lines[i])
-            i += 1
-        if i >= len(lines) or not _REPLACE.match(lines[i]):
-            errors.append(f"block starting at line {start + 1} has no >>>>>>> REPLACE line")
-            continue
-        i += 1
-        if path is None:
-            errors.append(f"block starting at line {start + 1} names no file: put the path on the line "
-                          "before the opening fence")
-            continue
-        current_path = path
-        blocks.append(EditBlock(path, _join(search), _join(replace)))
-    return ParseResult(blocks, errors)
+        candidates = [found] if isinstance(found, str) else found
+        if block.kind == "delete":
+            errors.append(f"{block.path}: no such file in the repository to delete"
+                          + (f" (did you mean {', '.join(f'`{c}`' for c in candidates)}?)" if candidates else "")
+                          + "; a deletion needs the exact path from the repository root")
+        elif candidates:
+            errors.append(f"{block.path}: no such file in the repository, and it could be any of "
+                          f"{', '.join(f'`{c}`' for c in candidates)}: write the full path from the repository root")
+        else:
+            errors.append(f"{block.path}: no such file in the repository; to create it, use an empty SEARCH "
+                          "section")
+    return out, errors
+
+
+def _resolve(path: str, tracked: set[str]) -> str | list[str]:
+    """The unique tracked file meant by `path`, or the candidates (none or several)."""
+    suffix = sorted(t for t in tracked if t.endswith("/" + path) or path.endswith("/" + t))
+    if len(suffix) == 1:
+        return suffix[0]
+    if suffix:
+        return suffix
+    base = path.rsplit("/", 1)[-1]
+    same = sorted(t for t in tracked if t.rsplit("/", 1)[-1] == base)
+    return same[0] if len(same) == 1 else same
 
 
 def _join(lines: list[str]) -> str:

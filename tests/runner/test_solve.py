@@ -4,10 +4,7 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,10 +15,10 @@ from runner.models import ModelPair
 from runner.outcome import Verdict
 from runner.solve import SandboxSession, SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
+from tests.runner.repos import FIX_ADD, PYTEST, HostSession, block, branch_file, make_origin
 
-PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
-EDIT = "calc.py\n```\n<<<<<<< SEARCH\n    return a - b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
-BAD_EDIT = "calc.py\n```\n<<<<<<< SEARCH\n    return a-b\n=======\n    return a + b\n>>>>>>> REPLACE\n```\n"
+EDIT = FIX_ADD
+BAD_EDIT = block("calc.py", "    return a-b\n", "    return a + b\n")
 
 
 class ScriptedChat:
@@ -37,41 +34,8 @@ class ScriptedChat:
         return Completion(self.replies.pop(0), model, 100, 20, self.cost, 0.0)
 
 
-@dataclass(frozen=True)
-class Result:
-    command: str
-    exit_code: int
-    output: str
-    duration_s: float
-    timed_out: bool = False
-
-
-class HostSession:
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def run(self, command: str, timeout_s: float) -> Result:
-        started = time.monotonic()
-        proc = subprocess.run(command, shell=True, cwd=self.root, capture_output=True, text=True, timeout=timeout_s)
-        return Result(command, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
-
-    def close(self) -> None:
-        pass
-
-
 def _repo(tmp_path: Path, config: str = f"test: {PYTEST}\n") -> Path:
-    src = tmp_path / "src"
-    (src / ".github").mkdir(parents=True)
-    (src / "calc.py").write_text("def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n")
-    (src / "test_calc.py").write_text("from calc import add, mul\n\n\ndef test_add():\n    assert add(2, 3) == 5\n\n\n"
-                                      "def test_mul():\n    assert mul(2, 3) == 6\n")
-    (src / ".github" / "ai-fix.yml").write_text(config)
-    for args in (["init", "-q", "-b", "main"], ["add", "-A"],
-                 ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "init"]):
-        subprocess.run(["git", *args], cwd=src, check=True)
-    bare = tmp_path / "origin.git"
-    subprocess.run(["git", "clone", "-q", "--bare", str(src), str(bare)], check=True)
-    return bare
+    return make_origin(tmp_path, config=config)
 
 
 def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat):  # type: ignore[no-untyped-def]
@@ -85,8 +49,7 @@ def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat):  # type: ignore[no
 
 
 def _branch_file(origin: Path, path: str) -> str:
-    return subprocess.run(["git", "show", f"ai-fix/issue-1:{path}"], cwd=origin, capture_output=True, text=True,
-                          check=True).stdout
+    return branch_file(origin, path)
 
 
 def test_plausible_fix_is_pushed(tmp_path: Path) -> None:
@@ -129,7 +92,7 @@ def test_no_applicable_edit_means_no_push(tmp_path: Path) -> None:
         _branch_file(origin, "calc.py")
 
 
-BREAK_MUL = "calc.py\n```\n<<<<<<< SEARCH\n    return a * b\n=======\n    return a ** b\n>>>>>>> REPLACE\n```\n"
+BREAK_MUL = block("calc.py", "    return a * b\n", "    return a ** b\n")
 
 
 def test_cost_cap_keeps_the_best_result_so_far(tmp_path: Path) -> None:
