@@ -20,7 +20,7 @@ from typing import Literal, Protocol
 
 from runner import context, lint, prompts, test_results
 from runner.apply import apply_edits
-from runner.edits import parse
+from runner.edits import parse_whole
 from runner.errors import Cancelled, CostLimitReached, ModelError
 from runner.llm import ChatModel, Message
 from runner.models import ModelPair
@@ -167,8 +167,10 @@ class AttemptRunner:
         self.pair_index = 0
         self.attempt = Attempt(number=number, senior=pairs[0].senior, junior=pairs[0].junior,
                                pattern=settings.pattern)
-        self.contents: dict[str, str] = {}
+        self.contents: dict[str, str | None] = {}
+        """Final text of every file the attempt changed (None: deleted): exactly what gets committed."""
         self.tracked = set(files)
+        self._truncated = False
 
     # ---- model calls ---------------------------------------------------------------------------
     def _call(self, role: str, messages: list[Message]) -> str:
@@ -189,6 +191,7 @@ class AttemptRunner:
                 self.attempt.senior, self.attempt.junior = nxt.senior, nxt.junior
                 continue
             self.budget.spent_usd += done.cost_usd
+            self._truncated = done.finish_reason == "length"
             self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
                                               done.cost_usd, done.duration_s))
             return done.text
@@ -238,7 +241,8 @@ class AttemptRunner:
         diff = "".join(
             "".join(difflib.unified_diff((self.original(p) or "").splitlines(keepends=True),
                                          text.splitlines(keepends=True), f"a/{p}", f"b/{p}"))
-            for p, text in sorted(self.contents.items()))
+            for p, text in sorted(self.contents.items()) if text is not None) + "".join(
+            f"deleted: {p}\n" for p, text in sorted(self.contents.items()) if text is None)
         messages: list[Message] = [
             {"role": "system", "content": prompts.render("senior_review_system.md")},
             {"role": "user", "content": prompts.render(
@@ -250,8 +254,9 @@ class AttemptRunner:
 
     # ---- checks --------------------------------------------------------------------------------
     def _lint(self) -> list[str]:
-        before = {path: self.original(path) for path in self.contents}
-        errors = [lint.with_context(e, self.contents[e.path]) for e in lint.new_errors(before, self.contents)]
+        after = {path: text for path, text in self.contents.items() if text is not None}
+        before = {path: self.original(path) for path in after}
+        errors = [lint.with_context(e, after[e.path]) for e in lint.new_errors(before, after)]
         checks = self.checks
         if checks.session and checks.lint_command:
             run = as_run(checks.session.run(checks.lint_command, self.settings.test_timeout_s))
@@ -331,12 +336,16 @@ class AttemptRunner:
     _last_test_summary = "not run"
 
     def _check(self, reply: str) -> _Feedback:
-        parsed = parse(reply)
+        parsed = parse_whole(reply, known=self.files)
         applied = apply_edits(self.root, parsed.blocks, self.settings.deny)
         self.contents.update(applied.contents)
+        self.contents.update({path: None for path in applied.deleted})
         self.attempt.edits_proposed += len(parsed.blocks)
         self.attempt.edits_applied += len(applied.applied)
         feedback = _Feedback(edit_errors=parsed.errors + applied.errors, applied=len(applied.applied))
+        if self._truncated:
+            feedback.edit_errors.append("your reply was cut off at the output limit: send fewer, smaller blocks; the "
+                                        "blocks that applied are listed above")
         if not parsed.blocks and not parsed.errors:
             feedback.edit_errors = ["your reply contained no SEARCH/REPLACE block"]
         elif applied.applied and not self.contents and not feedback.edit_errors:

@@ -160,7 +160,7 @@ def solve(request: SolveRequest, deps: SolveDeps) -> Outcome:
 class _Best:
     rank: tuple[int, int]
     attempt: Attempt
-    contents: dict[str, str]
+    contents: dict[str, str | None]
     tree: workspace.Worktree
 
 

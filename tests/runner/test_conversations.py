@@ -75,8 +75,9 @@ def test_an_ambiguous_search_is_refused_then_fixed(tmp_path: Path, llm_double: L
     llm_double.script(PLAN, model=SENIOR).script(FIX_ADD, precise, model=JUNIOR)
     outcome = _solve(tmp_path, llm_double, origin)
     assert outcome.verdict is Verdict.PLAUSIBLE
-    assert "2 places" in _feedback(llm_double, 1) or "matches 2" in _feedback(llm_double, 1)
-    assert branch_file(origin, "calc.py") == code.replace("    return a - b\n\n\ndef sub", "    return a + b\n\n\ndef sub")
+    assert "the SEARCH text matches 2 places, at lines 2 and 6" in _feedback(llm_double, 1)
+    fixed = code.replace("    return a - b\n\n\ndef sub", "    return a + b\n\n\ndef sub")
+    assert branch_file(origin, "calc.py") == fixed
 
 
 def test_a_lint_error_is_reflected_then_fixed(tmp_path: Path, llm_double: LLMDouble) -> None:
@@ -158,3 +159,37 @@ def test_edits_aimed_outside_the_tree_are_refused(tmp_path: Path, llm_double: LL
     assert branch_file(origin, ".github/workflows/ci.yml") == "on: push\n"
     config = subprocess.run(["git", "config", "--list", "--local"], cwd=origin, capture_output=True, text=True)
     assert "fsmonitor" not in config.stdout
+
+
+def test_a_file_deletion_is_committed(tmp_path: Path, llm_double: LLMDouble) -> None:
+    origin = make_origin(tmp_path, {"calc.py": CALC, "test_calc.py": CALC_TESTS, "old_helpers.py": "X = 1\n"})
+    reply = FIX_ADD + "\nold_helpers.py\n```\n<<<<<<< DELETE FILE\n```\n"
+    llm_double.script(PLAN, model=SENIOR).script(reply, model=JUNIOR)
+    outcome = _solve(tmp_path, llm_double, origin)
+    assert outcome.verdict is Verdict.PLAUSIBLE and outcome.changed_files == ["calc.py", "old_helpers.py"]
+    assert "deleted file mode" in outcome.diff
+    with pytest.raises(subprocess.CalledProcessError):
+        branch_file(origin, "old_helpers.py")
+
+
+def test_review_pattern_junior_first_then_senior_review_then_fix(tmp_path: Path, llm_double: LLMDouble) -> None:
+    origin = make_origin(tmp_path, config=f"test: {PYTEST}\npattern: review\n")
+    partial = block("calc.py", "    return a - b\n", "    return b + a\n")  # right, but the review wants style
+    review = "1. calc.py: `add` should read `a + b`, the order the issue uses."
+    tidy = block("calc.py", "    return b + a\n", "    return a + b\n")
+    llm_double.script(review, model=SENIOR).script(partial, tidy, model=JUNIOR)
+    outcome = _solve(tmp_path, llm_double, origin)
+    [attempt] = outcome.attempts
+    assert outcome.verdict is Verdict.PLAUSIBLE and attempt.pattern == "review" and attempt.plan == ""
+    assert [c.role for c in attempt.calls] == ["junior", "senior", "junior"]  # one review round
+    assert "add(2, 3) returns -1" in llm_double.requests[0].last_user  # the Junior works from the issue
+    assert review in _feedback(llm_double, 1)
+    assert "return a + b" in branch_file(origin, "calc.py")
+
+
+def test_a_reply_cut_off_at_the_output_limit_is_reflected(tmp_path: Path, llm_double: LLMDouble) -> None:
+    llm_double.script(PLAN, model=SENIOR)
+    llm_double.script(Reply(content=FIX_ADD[:40], finish_reason="length"), FIX_ADD, model=JUNIOR)
+    outcome = _solve(tmp_path, llm_double, make_origin(tmp_path))
+    assert outcome.verdict is Verdict.PLAUSIBLE
+    assert "cut off at the output limit" in _feedback(llm_double, 1)

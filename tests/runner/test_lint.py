@@ -26,4 +26,5 @@ def test_only_new_errors_count() -> None:
 def test_context_marks_the_line() -> None:
     text = "a = 1\nb = c\nd = 2\n"
     [error] = lint_text("m.py", text)
-    assert with_context(error, text, radius=1).splitlines()[1:] == ["     1 | a = 1", "█    2 | b = c", "     3 | d = 2"]
+    shown = with_context(error, text, radius=1).splitlines()[1:]
+    assert shown == ["     1 | a = 1", "█    2 | b = c", "     3 | d = 2"]
