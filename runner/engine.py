@@ -291,6 +291,7 @@ class AttemptRunner:
         started = time.monotonic()
         try:
             self._run()
+            self._check_final()
         finally:
             self.attempt.changed_files = sorted(self.contents)
             self.attempt.duration_s = time.monotonic() - started
@@ -334,6 +335,16 @@ class AttemptRunner:
                 fence=fence_for([t for _, t in shown] + [feedback.test_output, *feedback.lint_errors]))})
 
     _last_test_summary = "not run"
+    _checked: dict[str, str | None] | None = None
+
+    def _check_final(self) -> None:
+        """The report describes what gets committed: when the last round's edits failed to apply, the
+        contents kept from earlier rounds were never linted or tested as a whole, so check them now."""
+        if not self.contents or self._checked == self.contents:
+            return
+        self.attempt.lint_errors = self._lint()
+        self._last_test_summary = self._test(_Feedback())
+        self._checked = dict(self.contents)
 
     def _check(self, reply: str) -> _Feedback:
         parsed = parse_whole(reply, known=self.files)
@@ -358,4 +369,5 @@ class AttemptRunner:
         feedback.lint_errors = self.attempt.lint_errors = self._lint()
         if not feedback.edit_errors and not feedback.lint_errors:
             self._last_test_summary = self._test(feedback)
+            self._checked = dict(self.contents)
         return feedback

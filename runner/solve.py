@@ -175,7 +175,8 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
         deps.workspace.remove(probe)
     outcome.base_sha = probe.base_sha
     over = request.overrides
-    test_command = over.test_command or config.test or guess_test_command(files)
+    test_command = (over.test_command if over.test_command is not None
+                    else config.test or guess_test_command(files)) or None  # "" means: run no tests
     lint_command = over.lint_command or config.lint
     outcome.test_command, outcome.lint_command, outcome.always_draft = test_command, lint_command, config.draft
     unknown = [f for f in over.files if f not in set(files)]

@@ -54,6 +54,8 @@ def test_runs_in_the_sandbox_without_network():
         assert sock.connect_ex(("1.1.1.1", 53)) != 0
 '''
 CONFIG = "test: python3 -m pytest -q -p no:cacheprovider\n"
+WORKFLOW = "on: push\njobs:\n  test:\n    runs-on: ubuntu-latest\n    steps:\n      - run: pytest\n"
+PRIVATE_KEY_MARKER = "-----BEGIN"
 
 
 def _free_port() -> int:
@@ -65,6 +67,7 @@ def _free_port() -> int:
 @dataclass
 class App:
     url: str
+    secrets: list[str]
     github: GitHubDouble
     llm: LLMDouble
     store: Store
@@ -97,7 +100,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     work = tmp_path_factory.mktemp("e2e")
     github = GitHubDouble().start()
     llm = LLMDouble().start()
-    github.add_repo(REPO, {"calc.py": CALC, "test_calc.py": TESTS, ".github/ai-fix.yml": CONFIG})
+    github.add_repo(REPO, {"calc.py": CALC, "test_calc.py": TESTS, ".github/ai-fix.yml": CONFIG,
+                           ".github/workflows/ci.yml": WORKFLOW})
     github.add_repo(BROKEN, {"calc.py": CALC, ".github/ai-fix.yml": "tset: pytest\n"})
     github.set_role(BROKEN, "maint", "maintain")
     github.set_role(REPO, "maint", "write")
@@ -136,7 +140,8 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
             raise RuntimeError("ai-fix serve did not start:\n" + log_path.read_text())
         time.sleep(0.2)
     try:
-        yield App(url, github, llm, Store(work / "data" / "ai-fix.db"), log_path)
+        secrets = [SECRET, github.private_key_pem.splitlines()[1], env["OPENAI_API_KEY"], env["ANTHROPIC_API_KEY"]]
+        yield App(url, secrets, github, llm, Store(work / "data" / "ai-fix.db"), log_path)
     finally:
         proc.terminate()
         try:
