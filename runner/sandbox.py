@@ -14,7 +14,16 @@ of ``sh -c command``. When a command exceeds its timeout the whole container is
 killed (the only reliable way to stop every process it spawned); the session
 then starts a fresh container on the next ``run`` (the worktree survives,
 ``/tmp`` and background processes do not). ``reap(client)`` removes containers
-left behind by a crashed process.
+left behind by a crashed process: every container is labelled with its owner
+(boot id, pid namespace, pid and start time of the creating process), so a
+reaper never removes the containers of another live process sharing the engine.
+
+Limits are reported, not just enforced: when the kernel refused a fork (pids
+limit) or killed a process for memory during a command, the result says so
+(read from the container's cgroup when this process can see it).
+
+Setup (``runner.setup_phase``) reuses this class with ``network`` and a
+writable root; packages it installs live in :data:`VENV`, which is on PATH.
 
 File ownership: commands run as a non-root uid (10001 by default). When this
 process is root, :func:`sync_ownership` chowns the worktree (except ``.git``) to
@@ -30,7 +39,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import stat
 import threading
 import time
 import uuid
@@ -43,9 +51,24 @@ from typing import Any, Protocol, Self
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import Mount
+from docker.types import LogConfig, Mount, Ulimit
 
 from runner.errors import RunnerError
+from runner.sandbox_host import (
+    CgroupProbe,
+    OutputCapture,
+    owner_alive,
+    owner_token,
+    sync_ownership,
+)
+
+__all__ = [
+    "BASE_ENV", "DEFAULT_IMAGE", "DEFAULT_REAP_AGE_S", "JOB_LABEL", "LABEL", "OWNER_LABEL", "ROLE_LABEL",
+    "SANDBOX_GID", "SANDBOX_UID", "TIMEOUT_EXIT_CODE", "VENV", "WORKSPACE", "CommandResult", "DockerSandbox",
+    "DockerSession", "DockerUnavailableError", "OutputCapture", "Sandbox", "SandboxClosedError", "SandboxError",
+    "SandboxImageMissingError", "SandboxLimits", "SandboxSession", "docker_client_from_env",
+    "docker_sandbox_from_env", "owner_alive", "owner_token", "reap", "sync_ownership",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,13 +78,20 @@ SANDBOX_UID = 10001
 SANDBOX_GID = 10001
 LABEL = "ai-fix"
 JOB_LABEL = "ai-fix.job"
+OWNER_LABEL = "ai-fix.owner"
+ROLE_LABEL = "ai-fix.role"
+#: Where the setup phase installs a repository's Python packages (see runner.setup_phase).
+VENV = "/opt/ai-fix/venv"
+#: Containers whose owner cannot be checked (other host or pid namespace, no
+#: owner label) are reaped once older than this: longer than any job may run.
+DEFAULT_REAP_AGE_S = 8 * 3600.0
 TIMEOUT_EXIT_CODE = 124
 BUILD_HINT = "run deploy/sandbox/build.sh to build it"
 
 #: The complete environment of every command. Nothing from the host process
 #: is passed on; add variables explicitly with ``DockerSandbox(env=...)``.
 BASE_ENV: Mapping[str, str] = {
-    "PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+    "PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
     "HOME": "/tmp",
     "TMPDIR": "/tmp",
     "LANG": "C.UTF-8",
@@ -102,7 +132,9 @@ class SandboxLimits:
 
     ``tmp_mb`` is the size of the ``/tmp`` tmpfs (HOME); its pages count against
     ``memory_mb``. ``max_output_bytes`` caps what a :class:`CommandResult` keeps
-    (half from the start of the output, half from the end).
+    (half from the start of the output, half from the end). ``file_mb`` caps the
+    size of any one file a command writes (RLIMIT_FSIZE): it does not bound the
+    total disk use of the worktree, but stops one runaway file from filling it.
     """
 
     memory_mb: int = 2048
@@ -110,9 +142,10 @@ class SandboxLimits:
     pids: int = 512
     tmp_mb: int = 512
     max_output_bytes: int = 64 * 1024
+    file_mb: int = 4096
 
     def __post_init__(self) -> None:
-        for name in ("memory_mb", "pids", "tmp_mb", "max_output_bytes"):
+        for name in ("memory_mb", "pids", "tmp_mb", "max_output_bytes", "file_mb"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"SandboxLimits.{name} must be positive")
         if self.cpus <= 0:
@@ -123,7 +156,9 @@ class SandboxLimits:
 class CommandResult:
     """What a command did. ``output`` is stdout and stderr interleaved as they
     arrived, possibly shortened in the middle (``omitted_bytes`` > 0, with a
-    marker line in ``output``). A timed-out command has ``exit_code`` 124."""
+    marker line in ``output``). A timed-out command has ``exit_code`` 124.
+    ``oom_kills`` and ``forks_refused`` count the kernel's enforcement of the
+    memory and pids limits during the command (0 when they cannot be read)."""
 
     command: str
     exit_code: int
@@ -131,6 +166,8 @@ class CommandResult:
     duration_s: float
     timed_out: bool = False
     omitted_bytes: int = 0
+    oom_kills: int = 0
+    forks_refused: int = 0
 
     @property
     def ok(self) -> bool:
@@ -163,88 +200,6 @@ class Sandbox(Protocol):
     def start(self, worktree: Path, *, job_id: str | None = None) -> SandboxSession: ...
 
 
-# --------------------------------------------------------------------------- output
-
-
-class OutputCapture:
-    """Keeps the first and the last bytes of a stream and counts the rest.
-
-    Memory stays O(limit) however much a command prints: the head is filled
-    once, the tail is a buffer trimmed whenever it grows past twice its size.
-    """
-
-    def __init__(self, limit: int) -> None:
-        self._head_limit = limit // 2
-        self._tail_limit = limit - self._head_limit
-        self._head = bytearray()
-        self._tail = bytearray()
-        self.total = 0
-
-    def feed(self, chunk: bytes) -> None:
-        self.total += len(chunk)
-        room = self._head_limit - len(self._head)
-        if room > 0:
-            self._head += chunk[:room]
-            chunk = chunk[room:]
-        if chunk:
-            self._tail += chunk
-            if len(self._tail) > 2 * self._tail_limit:
-                del self._tail[: len(self._tail) - self._tail_limit]
-
-    @property
-    def omitted(self) -> int:
-        kept = len(self._head) + min(len(self._tail), self._tail_limit)
-        return self.total - kept
-
-    def text(self) -> str:
-        tail = bytes(self._tail[-self._tail_limit :]) if self._tail_limit else b""
-        head = self._head.decode("utf-8", "replace")
-        if not self.omitted:
-            return head + tail.decode("utf-8", "replace")
-        marker = f"\n[... ai-fix: {self.omitted:,} bytes of output omitted ...]\n"
-        return head + marker + tail.decode("utf-8", "replace")
-
-
-# --------------------------------------------------------------------------- ownership
-
-
-def sync_ownership(root: Path, uid: int, gid: int) -> int:
-    """Give ``root`` and everything below it to ``uid:gid``; return how many
-    entries changed. Needs root.
-
-    Skips the top-level ``.git`` (the sandbox must not be able to plant hooks
-    or config that host-side git would run), does not follow symlinks, and
-    leaves files with several hard links alone (chowning one would hand the
-    sandbox an inode that is also visible elsewhere on the host).
-    """
-    changed = 0
-    stack = [root]
-    first = True
-    while stack:
-        path = stack.pop()
-        st = os.lstat(path)
-        if (st.st_uid, st.st_gid) != (uid, gid):
-            os.lchown(path, uid, gid)
-            changed += 1
-        with os.scandir(path) as entries:
-            for entry in entries:
-                if first and entry.name == ".git":
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(Path(entry.path))
-                    continue
-                est = entry.stat(follow_symlinks=False)
-                if (est.st_uid, est.st_gid) == (uid, gid):
-                    continue
-                if stat.S_ISREG(est.st_mode) and est.st_nlink > 1:
-                    log.warning("not chowning hard-linked file %s; the sandbox cannot write it", entry.path)
-                    continue
-                os.lchown(entry.path, uid, gid)
-                changed += 1
-        first = False
-    return changed
-
-
 # --------------------------------------------------------------------------- docker
 
 
@@ -263,30 +218,66 @@ def docker_sandbox_from_env(image: str = DEFAULT_IMAGE, limits: SandboxLimits | 
     return DockerSandbox(docker_client_from_env(), image=image, limits=limits or SandboxLimits())
 
 
-def reap(client: docker.DockerClient, *, job_id: str | None = None) -> list[str]:
+def reap(
+    client: docker.DockerClient, *, job_id: str | None = None, max_age_s: float = DEFAULT_REAP_AGE_S
+) -> list[str]:
     """Remove sandbox containers left behind (e.g. after a crash); return their ids.
 
-    Matches containers carrying both ``ai-fix=1`` and an ``ai-fix.job`` label,
-    i.e. only those made by :class:`DockerSandbox` (image labels alone would
-    also match build containers). Pass ``job_id`` to reap one job only.
+    Matches containers carrying ``ai-fix=1`` and a non-empty ``ai-fix.job``
+    label, i.e. only those made by :class:`DockerSandbox` (image labels alone
+    would also match build containers). With ``job_id``, removes that job's
+    containers whatever their state (call it when a job ends). Without it,
+    several processes may share the engine, so only *abandoned* containers go:
+    those whose owner process is gone, and those older than ``max_age_s`` whose
+    owner cannot be checked from here (another host or pid namespace).
+    Also removes untagged setup-cache images (superseded by a concurrent build).
     """
     labels = [f"{LABEL}=1", f"{JOB_LABEL}={job_id}" if job_id else JOB_LABEL]
     removed = []
     with _docker_errors("list sandbox containers"):
-        containers = client.containers.list(all=True, filters={"label": labels})
-    for container in containers:
+        containers = client.api.containers(all=True, filters={"label": labels})
+    now = time.time()
+    for info in containers:
+        tags = info.get("Labels") or {}
+        if not tags.get(JOB_LABEL):
+            continue  # inherited from a setup image's config, not a sandbox container
+        age_s = now - float(info.get("Created", now))
+        if job_id is None and not _abandoned(tags.get(OWNER_LABEL, ""), age_s, max_age_s):
+            continue
         try:
-            container.remove(force=True)
+            with _docker_errors("remove a sandbox container"):
+                client.api.remove_container(info["Id"], force=True)
         except docker.errors.NotFound:
             continue
         except docker.errors.APIError as exc:
             if exc.status_code == 409:  # removal already in progress
                 continue
-            raise SandboxError(f"could not remove sandbox container {container.short_id}: {exc}") from exc
-        removed.append(str(container.id))
+            raise SandboxError(f"could not remove sandbox container {info['Id'][:12]}: {exc}") from exc
+        removed.append(str(info["Id"]))
     if removed:
         log.info("reaped %d leftover sandbox container(s)", len(removed))
+    if job_id is None:
+        _remove_dangling_setup_images(client)
     return removed
+
+
+def _abandoned(owner: str, age_s: float, max_age_s: float) -> bool:
+    alive = owner_alive(owner) if owner else None
+    if alive is None:
+        return age_s > max_age_s
+    return not alive
+
+
+def _remove_dangling_setup_images(client: docker.DockerClient) -> None:
+    try:
+        images = client.api.images(filters={"dangling": True, "label": [f"{LABEL}=1", f"{ROLE_LABEL}=setup"]})
+        for image in images:
+            try:
+                client.api.remove_image(image["Id"])
+            except docker.errors.APIError:
+                continue  # in use by a container: a later reap gets it
+    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+        log.warning("could not remove untagged setup images: %s", exc)
 
 
 class DockerSandbox:
@@ -295,6 +286,8 @@ class DockerSandbox:
     ``client`` is built by the caller (see :func:`docker_client_from_env`).
     ``env`` adds fixed variables to :data:`BASE_ENV`; nothing else reaches the
     commands. ``uid``/``gid`` must match the user baked into the image.
+    ``network`` and ``writable_root`` exist for the setup phase only
+    (``runner.setup_phase``); lint and tests keep the defaults.
     """
 
     def __init__(
@@ -306,6 +299,9 @@ class DockerSandbox:
         env: Mapping[str, str] | None = None,
         uid: int = SANDBOX_UID,
         gid: int = SANDBOX_GID,
+        network: str = "none",
+        writable_root: bool = False,
+        role: str = "run",
     ) -> None:
         self.client = client
         self.image = image
@@ -313,6 +309,9 @@ class DockerSandbox:
         self.env = {**BASE_ENV, **(env or {})}
         self.uid = uid
         self.gid = gid
+        self.network = network
+        self.writable_root = writable_root
+        self.role = role
 
     def check(self) -> None:
         """Fail early (at bot start-up) if the engine or the image is missing."""
@@ -334,7 +333,7 @@ class DockerSandbox:
 
     # Internal: used by DockerSession.
 
-    def _identity(self) -> tuple[int, int, bool]:
+    def identity(self) -> tuple[int, int, bool]:
         """(uid, gid, chown?) the commands run as: the sandbox user when we can
         chown (root), otherwise our own ids so that files stay ours."""
         if os.geteuid() == 0:
@@ -359,9 +358,9 @@ class DockerSandbox:
             "user": f"{uid}:{gid}",
             "working_dir": WORKSPACE,
             "environment": dict(self.env),
-            "labels": {LABEL: "1", JOB_LABEL: job_id},
-            "network_mode": "none",
-            "read_only": True,
+            "labels": {LABEL: "1", JOB_LABEL: job_id, OWNER_LABEL: owner_token(), ROLE_LABEL: self.role},
+            "network_mode": self.network,
+            "read_only": not self.writable_root,
             "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"},
             "mounts": mounts,
             "cap_drop": ["ALL"],
@@ -371,6 +370,10 @@ class DockerSandbox:
             "memswap_limit": f"{limits.memory_mb}m",
             "nano_cpus": int(limits.cpus * 1e9),
             "oom_score_adj": 500,  # under host memory pressure, die before the bot
+            "ulimits": [Ulimit(name="fsize", soft=limits.file_mb << 20, hard=limits.file_mb << 20)],
+            # No log driver: a command can write to /proc/1/fd/1 (init runs as the
+            # same uid), which would otherwise grow a log file on the host without bound.
+            "log_config": LogConfig(type=LogConfig.types.NONE),
             "stdin_open": False,
             "tty": False,
         }
@@ -391,7 +394,8 @@ class DockerSession:
         self._container: Any = None
         self._closed = False
         self.restarts = 0
-        self._uid, self._gid, self._chown = sandbox._identity()
+        self._uid, self._gid, self._chown = sandbox.identity()
+        self._probe = CgroupProbe("")
 
     @property
     def container_id(self) -> str | None:
@@ -414,8 +418,13 @@ class DockerSession:
         self._closed = True
         self._discard_container()
 
-    def run(self, command: str, timeout_s: float) -> CommandResult:
-        """Run ``sh -c command`` in /workspace; kill everything after ``timeout_s``."""
+    def run(self, command: str, timeout_s: float, *, env: Mapping[str, str] | None = None) -> CommandResult:
+        """Run ``sh -c command`` in /workspace; kill everything after ``timeout_s``.
+
+        ``env`` adds variables for this command only (the setup phase passes
+        its proxy and CA settings this way, so they never enter the container's
+        config and hence never a committed image).
+        """
         if self._closed:
             raise SandboxClosedError("this sandbox session was closed; start a new one")
         if timeout_s <= 0:
@@ -426,16 +435,41 @@ class DockerSession:
         else:
             self._sync_ownership()
         try:
-            return self._exec(command, timeout_s)
-        except (docker.errors.NotFound, docker.errors.APIError) as exc:
-            if isinstance(exc, docker.errors.APIError) and exc.status_code not in (404, 409):
-                raise SandboxError(f"docker exec failed: {exc}") from exc
-            # The container vanished (reaped, OOM-killed init, daemon restart): retry once.
-            log.warning("sandbox container of job %s is gone (%s); starting a new one", self.job_id, exc)
-            self._discard_container()
-            self.restarts += 1
-            self._start_container()
-            return self._exec(command, timeout_s)
+            return self._exec(command, timeout_s, env)
+        except docker.errors.APIError as exc:
+            # The container vanished (reaped, OOM-killed init, daemon restart) or
+            # cannot start another process (a fork bomb left by the previous
+            # command holds every pid): retry once in a fresh container.
+            log.warning("sandbox container of job %s is unusable (%s); starting a new one", self.job_id, exc)
+        self._discard_container()
+        self.restarts += 1
+        self._start_container()
+        try:
+            return self._exec(command, timeout_s, env)
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"docker exec failed in a fresh sandbox container too: {exc}") from exc
+
+    def put_archive(self, path: str, data: bytes) -> None:
+        """Extract a tar archive into the container at ``path`` (a copy, not a mount)."""
+        with _docker_errors("copy files into the sandbox"):
+            self._live_container().put_archive(path, data)
+
+    def commit(self, repository: str, tag: str, changes: list[str]) -> str:
+        """Snapshot the container's file system as ``repository:tag``; return the image id.
+
+        The worktree mount and the ``/tmp`` tmpfs are not part of the snapshot.
+        """
+        with _docker_errors("save the sandbox as an image"):
+            try:
+                image = self._live_container().commit(repository=repository, tag=tag, changes=changes)
+            except docker.errors.APIError as exc:
+                raise SandboxError(f"could not save the sandbox as {repository}:{tag}: {exc}") from exc
+        return str(image.id)
+
+    def _live_container(self) -> Any:
+        if self._closed or self._container is None:
+            raise SandboxClosedError("the sandbox container is gone (closed, or killed after a timeout)")
+        return self._container
 
     # ------------------------------------------------------------------ internals
 
@@ -457,6 +491,7 @@ class DockerSession:
                     f"could not start a sandbox container from {sandbox.image}: {exc.explanation or exc}"
                 ) from exc
         self._container = container
+        self._probe = CgroupProbe(str(container.id))
         log.debug("job %s: sandbox container %s started", self.job_id, container.short_id)
 
     def _sync_ownership(self) -> None:
@@ -469,11 +504,12 @@ class DockerSession:
         if container is not None:
             _remove_quietly(container)
 
-    def _exec(self, command: str, timeout_s: float) -> CommandResult:
+    def _exec(self, command: str, timeout_s: float, env: Mapping[str, str] | None) -> CommandResult:
         api = self._sandbox.client.api
         started = time.monotonic()
         deadline = started + timeout_s
         capture = OutputCapture(self._sandbox.limits.max_output_bytes)
+        before = self._probe.read()
         with _docker_errors("run a command in the sandbox"):
             exec_id = api.exec_create(
                 self._container.id,
@@ -484,6 +520,7 @@ class DockerSession:
                 tty=False,
                 user=f"{self._uid}:{self._gid}",
                 workdir=WORKSPACE,
+                environment=dict(env) if env else None,
             )["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=False)
         errors: list[BaseException] = []
@@ -495,6 +532,8 @@ class DockerSession:
         code = None if reader.is_alive() else self._wait_exit_code(exec_id, deadline)
         timed_out = code is None
         exit_code = TIMEOUT_EXIT_CODE if code is None else code
+        after = self._probe.read()
+        oom_kills, forks_refused = after[0] - before[0], after[1] - before[1]
         if timed_out:
             # Killing the container is what reliably stops the command's whole
             # process tree; it also closes the output stream so the reader ends.
@@ -502,20 +541,58 @@ class DockerSession:
             reader.join(_REAPER_GRACE_S)
         elif errors:
             raise SandboxError(f"lost the output stream of the command: {errors[0]}") from errors[0]
-        output = capture.text()
-        if timed_out:
-            output += (
-                f"\n[ai-fix: command timed out after {timeout_s:g} s; it and every process"
-                " in the sandbox were killed]\n"
-            )
+        notes = self._limit_notes(timeout_s if timed_out else None, exit_code, oom_kills, forks_refused)
+        if not timed_out and (left := self._leftover_processes()):
+            # Whatever a command leaves running (a daemon, a fork bomb) must not
+            # share the next command's pids, memory and CPU: drop the container.
+            self._discard_container()
+            notes += (f"\n[ai-fix: the command left {left} process(es) running; they were stopped "
+                      "(the next command starts in a fresh container; /tmp is emptied)]\n")
         return CommandResult(
             command=command,
             exit_code=exit_code,
-            output=output,
+            output=capture.text() + notes,
             duration_s=time.monotonic() - started,
             timed_out=timed_out,
             omitted_bytes=capture.omitted,
+            oom_kills=oom_kills,
+            forks_refused=forks_refused,
         )
+
+    def _leftover_processes(self) -> int:
+        """Processes (tasks) in the container besides init and ``sleep``, after a command."""
+        extra = 0
+        for attempt in range(4):
+            count = self._probe.processes()
+            if count is None:
+                try:
+                    count = len(self._sandbox.client.api.top(self._container.id).get("Processes") or [])
+                except (docker.errors.DockerException, requests.exceptions.RequestException):
+                    return 0
+            extra = count - 2
+            if extra <= 0:
+                return 0
+            time.sleep(0.01 * (attempt + 1))  # the command's last zombies may still be on their way out
+        return extra
+
+    def _limit_notes(self, timeout_s: float | None, exit_code: int, oom_kills: int, forks_refused: int) -> str:
+        """Plain-language lines saying which limit stopped the command, if any."""
+        limits = self._sandbox.limits
+        notes = []
+        if timeout_s is not None:
+            notes.append(f"command timed out after {timeout_s:g} s; it and every process in the sandbox were killed")
+        if oom_kills > 0:
+            notes.append(
+                f"the sandbox ran out of memory (limit {limits.memory_mb} MB, files in /tmp count too); "
+                f"the kernel killed {oom_kills} process(es)"
+            )
+        elif exit_code == 137 and timeout_s is None and not self._probe.available:
+            notes.append(f"the command was killed (SIGKILL), most likely by the memory limit of {limits.memory_mb} MB")
+        if forks_refused > 0:
+            notes.append(
+                f"the sandbox refused to start {forks_refused} process(es): at most {limits.pids} may run at once"
+            )
+        return "".join(f"\n[ai-fix: {note}]\n" for note in notes)
 
     def _wait_exit_code(self, exec_id: str, deadline: float) -> int | None:
         """Exit code once the exec has ended; None if it outlives ``deadline``
@@ -563,7 +640,8 @@ def _remove_quietly(container: Any) -> None:
 
 
 def _image_missing(image: str) -> SandboxImageMissingError:
-    return SandboxImageMissingError(f"sandbox image {image!r} is not in the local Docker engine; {BUILD_HINT}")
+    hint = BUILD_HINT if image.startswith("ai-fix-") else f"`docker pull {image}` (or `docker load`) on the host"
+    return SandboxImageMissingError(f"sandbox image {image!r} is not in the local Docker engine; {hint}")
 
 
 def _unreachable_message(exc: BaseException) -> str:

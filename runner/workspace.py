@@ -16,6 +16,7 @@ import hashlib
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -103,6 +104,8 @@ class Workspace:
         path = self.root / "worktrees" / name
         path.parent.mkdir(parents=True, exist_ok=True)
         ref = f"refs/remotes/origin/{base_branch}"
+        if len(base_branch) == 40 and all(c in "0123456789abcdef" for c in base_branch):
+            ref = base_branch  # a commit (benchmarks pin one), not a branch name
         try:
             base_sha = git(["rev-parse", "--verify", f"{ref}^{{commit}}"], git_dir=mirror).strip()
         except GitError as exc:
@@ -118,6 +121,41 @@ class Workspace:
             git(["worktree", "prune"], git_dir=worktree.mirror)
         except GitError:
             pass
+
+    def evict_mirrors(self, budget_bytes: int, *, min_idle_s: float = 600.0) -> Eviction:
+        """Delete least-recently-used mirrors until all of them fit in ``budget_bytes``.
+
+        A mirror is in use, and kept whatever the budget, while it has a live
+        worktree or was fetched or checked out within ``min_idle_s`` (a job
+        between its fetch and its checkout). Each victim is first renamed
+        (atomic), so a concurrent ``fetch`` starts a fresh mirror instead of
+        writing into one being deleted. Call it after each job.
+        """
+        if budget_bytes < 0:
+            raise ValueError("budget_bytes must not be negative")
+        mirrors_dir = self.root / "mirrors"
+        for stale in mirrors_dir.glob(".evicting-*"):  # interrupted earlier evictions
+            shutil.rmtree(stale, ignore_errors=True)
+        now = time.time()
+        mirrors = [(m, _last_used(m), _disk_usage(m)) for m in mirrors_dir.glob("*.git") if (m / "HEAD").exists()]
+        total = sum(size for _, _, size in mirrors)
+        removed: list[Path] = []
+        freed = 0
+        for mirror, used, size in sorted(mirrors, key=lambda item: item[1]):  # oldest use first
+            if total <= budget_bytes:
+                break
+            if now - used < min_idle_s or _has_live_worktree(mirror):
+                continue
+            doomed = mirrors_dir / f".evicting-{mirror.name}-{uuid.uuid4().hex[:8]}"
+            try:
+                os.rename(mirror, doomed)
+            except OSError:
+                continue
+            shutil.rmtree(doomed, ignore_errors=True)
+            removed.append(mirror)
+            total -= size
+            freed += size
+        return Eviction(removed=tuple(removed), freed_bytes=freed, kept_bytes=total)
 
 
 def commit_contents(worktree: Worktree, contents: Mapping[str, str | None], message: str,
@@ -155,3 +193,51 @@ def push(worktree: Worktree, clone_url: str, git_env: Mapping[str, str], commit:
         raise GitError(f"refusing to push to {branch!r}: the App only pushes ai-fix/ branches")
     git(["push", "--quiet", "--force", clone_url, f"{commit}:refs/heads/{branch}"],
         git_dir=worktree.mirror, git_env=git_env)
+
+
+@dataclass(frozen=True)
+class Eviction:
+    """What `Workspace.evict_mirrors` did; ``kept_bytes`` can exceed the budget when mirrors are in use."""
+
+    removed: tuple[Path, ...]
+    freed_bytes: int
+    kept_bytes: int
+
+
+def _last_used(mirror: Path) -> float:
+    """Latest fetch (FETCH_HEAD), checkout or worktree removal (the worktrees dir) of a mirror."""
+    times = [0.0]
+    for name in ("FETCH_HEAD", "worktrees", "HEAD"):
+        try:
+            times.append(os.stat(mirror / name).st_mtime)
+        except OSError:
+            continue
+    return max(times)
+
+
+def _has_live_worktree(mirror: Path) -> bool:
+    """True if a worktree registered in the mirror still exists on disk."""
+    for entry in (mirror / "worktrees").glob("*/gitdir"):
+        try:
+            checkout = Path(entry.read_text().strip()).parent
+        except OSError:
+            continue
+        if checkout.exists():
+            return True
+    return False
+
+
+def _disk_usage(root: Path) -> int:
+    """Bytes allocated under ``root`` (hard links counted once, symlinks not followed)."""
+    seen: set[tuple[int, int]] = set()
+    total = 0
+    for directory, dirs, files in os.walk(root):
+        for name in [*files, *dirs]:
+            try:
+                st = os.lstat(os.path.join(directory, name))
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) not in seen:
+                seen.add((st.st_dev, st.st_ino))
+                total += st.st_blocks * 512
+    return total
