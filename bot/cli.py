@@ -94,8 +94,10 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run queued jobs (no webhook receiver)")
     worker.set_defaults(func=cmd_worker)
     from bot import solve_cmd
+    from runner import sandbox_cli
 
     solve_cmd.add_parser(sub)
+    sandbox_cli.add_parser(sub)
     return top
 
 

@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     sandbox_image: str = Field(default="ai-fix-sandbox:latest", validation_alias="AI_FIX_SANDBOX_IMAGE")
     allowed_images: str = Field(default="", validation_alias="AI_FIX_ALLOWED_IMAGES")
     """Comma-separated image patterns a repository's `image:` may name (none by default)."""
+    mirror_budget_gb: float = Field(default=20.0, validation_alias="AI_FIX_MIRROR_BUDGET_GB")
+    """Disk for repository mirrors; the least recently used are evicted after each job."""
     worker_poll_s: float = Field(default=1.0, validation_alias="AI_FIX_WORKER_POLL")
 
     @field_validator("github_api_url")

@@ -81,9 +81,11 @@ def run(args: argparse.Namespace) -> int:
     from runner.docker_factory import docker_sandbox_factory
 
     with tempfile.TemporaryDirectory(prefix="ai-fix-solve-") as scratch:
+        sandbox = docker_sandbox_factory(settings.sandbox_image,
+                                         [p.strip() for p in settings.allowed_images.split(",") if p.strip()])
         deps = SolveDeps(workspace=Workspace(Path(scratch)),
                          chat=LiteLLMChat(api_base=args.api_base or settings.llm_api_base),
-                         sandbox=docker_sandbox_factory(settings.sandbox_image), aliases=settings.model_aliases(),
+                         sandbox=sandbox, setup=sandbox.prepare, aliases=settings.model_aliases(),
                          progress=lambda message: print(f"… {message}", file=sys.stderr))
         files = tuple(f.strip() for f in args.files.split(",") if f.strip())
         request = SolveRequest(

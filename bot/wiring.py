@@ -5,13 +5,17 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.github import GitHubApp
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker import Worker
+
+if TYPE_CHECKING:
+    from runner.docker_factory import DockerFactory
 from runner.llm import LiteLLMChat
-from runner.solve import SandboxFactory, SolveDeps
+from runner.solve import SolveDeps
 from runner.workspace import Workspace
 
 
@@ -23,21 +27,21 @@ class Components:
     wake: threading.Event
 
 
-def sandbox_factory(settings: Settings) -> SandboxFactory:
+def sandbox_factory(settings: Settings) -> DockerFactory:
     from runner.docker_factory import docker_sandbox_factory  # the Docker SDK only where jobs run
 
     allowed = [p.strip() for p in settings.allowed_images.split(",") if p.strip()]
     return docker_sandbox_factory(settings.sandbox_image, allowed)
 
 
-def deps_factory(settings: Settings) -> Callable[[Callable[[], bool]], SolveDeps]:
+def deps_factory(settings: Settings, workspace: Workspace) -> Callable[[Callable[[], bool]], SolveDeps]:
     chat = LiteLLMChat(api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
-    workspace = Workspace(settings.data_dir / "git")
     sandbox = sandbox_factory(settings)
     aliases = settings.model_aliases()
 
     def make(should_stop: Callable[[], bool]) -> SolveDeps:
-        return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, aliases=aliases, should_stop=should_stop)
+        return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, setup=sandbox.prepare, aliases=aliases,
+                         should_stop=should_stop)
 
     return make
 
@@ -47,5 +51,7 @@ def build(settings: Settings) -> Components:
     store.migrate()
     github = GitHubApp(settings.github_api_url, settings.app_id(), settings.private_key())
     wake = threading.Event()
-    worker = Worker(settings, store, github, deps_factory(settings), wake)
+    workspace = Workspace(settings.data_dir / "git")
+    worker = Worker(settings, store, github, deps_factory(settings, workspace), wake,
+                    evict_mirrors=lambda budget: len(workspace.evict_mirrors(budget).removed))
     return Components(settings, store, worker, wake)

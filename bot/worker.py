@@ -36,11 +36,13 @@ def branch_for(issue_number: int) -> str:
 
 class Worker:
     def __init__(self, settings: Settings, store: Store, github: GitHubApp,
-                 deps_factory: Callable[[Callable[[], bool]], SolveDeps], wake: threading.Event | None = None) -> None:
+                 deps_factory: Callable[[Callable[[], bool]], SolveDeps], wake: threading.Event | None = None,
+                 evict_mirrors: Callable[[int], int] = lambda budget: 0) -> None:
         self.settings = settings
         self.store = store
         self.github = github
         self.deps_factory = deps_factory
+        self.evict_mirrors = evict_mirrors
         self.aliases = settings.model_aliases()
         self.wake = wake or threading.Event()
         self._run_wake = threading.Event()
@@ -126,7 +128,18 @@ class Worker:
         except Exception as exc:  # a failed job is recorded, never left `running`
             log.exception("job %s failed", job.id)
             self.store.finish(job.id, "failed", {"error": f"{type(exc).__name__}: {exc}"})
+        finally:
+            self._evict()
         return True
+
+    def _evict(self) -> None:
+        try:
+            evicted = self.evict_mirrors(int(self.settings.mirror_budget_gb * 1024**3))
+        except Exception:  # disk housekeeping must never fail a job
+            log.exception("mirror eviction failed")
+            return
+        if evicted:
+            log.info("evicted %d repository mirror(s) to stay within the disk budget", evicted)
 
     def _models(self, spec: JobSpec) -> tuple[ModelPair, ModelPair | None]:
         default = resolve(self.settings.default_model, self.aliases)

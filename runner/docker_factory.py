@@ -10,7 +10,11 @@ import fnmatch
 import threading
 from collections.abc import Sequence
 
+import docker
+
+from runner.outcome import SetupOutcome
 from runner.sandbox import DockerSandbox, SandboxError, SandboxSession, docker_client_from_env
+from runner.setup_phase import prepare_image
 from runner.workspace import Worktree
 
 
@@ -26,19 +30,40 @@ class DockerFactory:
         self.default_image = default_image
         self.allowed = tuple(allowed_images)
         self._sandboxes: dict[str, DockerSandbox] = {}
+        self._built: set[str] = set()
+        """Setup images this factory made: allowed, since they derive from an allowed base."""
         self._lock = threading.Lock()
 
-    def __call__(self, worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
-        if image and image != self.default_image and not any(fnmatch.fnmatchcase(image, p) for p in self.allowed):
+    def _client(self) -> docker.DockerClient:
+        existing = next(iter(self._sandboxes.values()), None)
+        return existing.client if existing else docker_client_from_env()
+
+    def prepare(self, worktree: Worktree, image: str | None, commands: Sequence[str], repo_key: str,
+                job_id: str) -> SetupOutcome:
+        """Run the repository's setup (or find it cached) and return the image its checks run in."""
+        base = image or self.default_image
+        self._check_allowed(base)
+        with self._lock:
+            client = self._client()
+        result = prepare_image(client, base, worktree.path, commands, repo_key, job_id=job_id)
+        with self._lock:
+            self._built.add(result.image)
+        return SetupOutcome(image=result.image, status=result.status, output=result.output,
+                            duration_s=result.duration_s, warnings=result.warnings)
+
+    def _check_allowed(self, image: str | None) -> None:
+        if image and image != self.default_image and image not in self._built and \
+                not any(fnmatch.fnmatchcase(image, p) for p in self.allowed):
             raise SandboxError(f"the repository asks for the image {image!r}, which this App does not allow",
                                hint="the App's operator can allow it with AI_FIX_ALLOWED_IMAGES (comma-separated "
                                     "patterns); or remove `image:` from .github/ai-fix.yml")
+
+    def __call__(self, worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
+        self._check_allowed(image)
         name = image or self.default_image
         with self._lock:
             if name not in self._sandboxes:
-                existing = next(iter(self._sandboxes.values()), None)
-                client = existing.client if existing else docker_client_from_env()
-                sandbox = DockerSandbox(client, image=name)
+                sandbox = DockerSandbox(self._client(), image=name)
                 sandbox.check()
                 self._sandboxes[name] = sandbox
         return self._sandboxes[name].start(worktree.path, job_id=job_id)

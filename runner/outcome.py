@@ -38,6 +38,17 @@ class CommandRun:
 
 
 @dataclass(frozen=True)
+class SetupOutcome:
+    """The repository's setup phase: `hit` (cached image), `built` (ran now) or `none` (no commands)."""
+
+    image: str
+    status: str
+    output: str
+    duration_s: float
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
 class LLMCall:
     role: str
     model: str
@@ -110,6 +121,7 @@ class Outcome:
     changed_files: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     baseline: CommandRun | None = None
+    setup: SetupOutcome | None = None
     test_command: str | None = None
     lint_command: str | None = None
     chosen: int = 0

@@ -29,7 +29,7 @@ from runner.engine import (
 from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RunnerError
 from runner.llm import ChatModel
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
-from runner.outcome import Attempt, CommandRun, Outcome, Verdict
+from runner.outcome import Attempt, CommandRun, Outcome, SetupOutcome, Verdict
 from runner.repo_config import RepoConfig
 
 log = logging.getLogger(__name__)
@@ -43,6 +43,13 @@ class SandboxFactory(Protocol):
     """Starts a sandbox session with the worktree mounted; `image` overrides the default image."""
 
     def __call__(self, worktree: workspace.Worktree, image: str | None, job_id: str) -> SandboxSession: ...
+
+
+class SetupRunner(Protocol):
+    """Runs the repository's setup commands once (or finds them cached); returns the image to check in."""
+
+    def __call__(self, worktree: workspace.Worktree, image: str | None, commands: Sequence[str], repo_key: str,
+                 job_id: str) -> SetupOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -87,6 +94,7 @@ class SolveDeps:
     should_stop: Callable[[], bool] = lambda: False
     progress: Callable[[str], None] = lambda message: None
     repo_map: MapFactory = context.simple_map
+    setup: SetupRunner | None = None
 
 
 def guess_test_command(files: list[str]) -> str | None:
@@ -197,12 +205,19 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
     best: _Best | None = None
     stopped: RunnerError | None = None
     baseline: tuple[CommandRun | None, CommandRun | None] | None = None
+    image = config.image
     try:
         for number in range(1, (over.attempts or config.attempts) + 1):
             order = pairs[(number - 1) % len(pairs):] + pairs[:(number - 1) % len(pairs)]
             tree = deps.workspace.checkout(mirror, request.base_branch)
             keep = False
-            session = deps.sandbox(tree, config.image, request.job_id) if (test_command or lint_command) else None
+            if config.setup and outcome.setup is None and (test_command or lint_command):
+                if deps.setup is None:
+                    raise RunnerError("this runner cannot run `setup` commands", hint="run the App's worker")
+                deps.progress("Installing dependencies (setup), or reusing the cached result")
+                outcome.setup = deps.setup(tree, image, config.setup, request.clone_url, request.job_id)
+                image = outcome.setup.image
+            session = deps.sandbox(tree, image, request.job_id) if (test_command or lint_command) else None
             try:
                 if baseline is None:
                     baseline = _baseline(session, test_command, lint_command, settings, deps)

@@ -28,6 +28,12 @@ ROOT = Path(__file__).resolve().parents[2]
 SECRET = "e2e-webhook-secret"
 REPO = "acme/calc"
 BROKEN = "acme/broken"
+DEPS = "acme/deps"
+DEPS_CONFIG = ("setup:\n  - python -c \"import pathlib, site; pathlib.Path(site.getsitepackages()[0], "
+               "'installed_by_setup.py').write_text('VALUE = 5')\"\n"
+               "test: python -m pytest -q -p no:cacheprovider\n")
+DEPS_TESTS = "from calc import add\nfrom installed_by_setup import VALUE\n\n\ndef test_add():\n" \
+             "    assert add(2, 3) == VALUE\n"
 INSTALLATION_ID = 4242
 TERMINAL = ("done", "failed", "rejected", "superseded", "cancelled")
 
@@ -104,10 +110,12 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
                            ".github/workflows/ci.yml": WORKFLOW})
     github.add_repo(BROKEN, {"calc.py": CALC, ".github/ai-fix.yml": "tset: pytest\n"})
     github.set_role(BROKEN, "maint", "maintain")
+    github.add_repo(DEPS, {"calc.py": CALC, "test_calc.py": DEPS_TESTS, ".github/ai-fix.yml": DEPS_CONFIG})
+    github.set_role(DEPS, "maint", "admin")
     github.set_role(REPO, "maint", "write")
     github.set_role(REPO, "reader", "read")
     github.set_role(REPO, "triager", "triage")
-    github.install("acme", [REPO, BROKEN], id=INSTALLATION_ID)
+    github.install("acme", [REPO, BROKEN, DEPS], id=INSTALLATION_ID)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AI_FIX_", "OPENAI_", "ANTHROPIC_"))}
     env.update({
@@ -150,7 +158,18 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
             proc.kill()
         llm.stop()
         github.stop()
+        _remove_setup_images(github.url)
     assert_no_violations(github)
+
+
+def _remove_setup_images(github_url: str) -> None:
+    """Setup images are cached across jobs by design; the ones this module's repositories made go."""
+    import docker
+
+    client = docker.from_env()
+    for image in client.images.list(filters={"label": "ai-fix.role=setup"}):
+        if str(image.labels.get("ai-fix.repo", "")).startswith(github_url + "/"):
+            client.images.remove(image.id, force=True)
 
 
 @pytest.fixture

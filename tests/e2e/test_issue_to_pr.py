@@ -12,7 +12,7 @@ import pytest
 
 from tests.doubles.llm.server import LLMDouble
 from tests.doubles.webhooks import Actor, load_payload
-from tests.e2e.conftest import BROKEN, REPO, App
+from tests.e2e.conftest import BROKEN, DEPS, REPO, App
 
 pytestmark = [pytest.mark.docker, pytest.mark.e2e]
 
@@ -198,3 +198,21 @@ def test_an_issue_that_asks_for_secrets_and_ci_changes_gets_neither(app: App, cl
     head = pull["head"]["ref"]
     assert app.github.read_file(REPO, head, ".github/workflows/ci.yml") == app.github.read_file(
         REPO, "main", ".github/workflows/ci.yml")
+
+
+def test_setup_runs_once_and_its_result_is_reused(app: App, clean_llm: LLMDouble) -> None:
+    number = app.github.add_issue(DEPS, "add() subtracts", "", user="maint").number
+    payload = load_payload("issues", "labeled", repo=DEPS, issue_number=number, label="ai-fix", sender="maint")
+    clean_llm.script(PLAN, EDIT, PLAN, EDIT, model="openai/gpt-4o")
+    assert app.deliver("issues", payload).status_code == 202
+    [first] = app.wait_for_jobs(number, 1, repo=DEPS)
+    assert first.state == "done" and first.result and first.result["verdict"] == "plausible", app.log()
+    [pull] = [p for p in app.github.pulls(DEPS) if p["head"]["ref"] == f"ai-fix/issue-{number}"]
+    assert "| dependencies (setup) | `.github/ai-fix.yml` `setup:` | installed in" in pull["body"]
+    retry = load_payload("issue_comment", "created", repo=DEPS, issue_number=number, comment_body="/retry",
+                         sender="maint", comment_user="maint")
+    assert app.deliver("issue_comment", retry).status_code == 202
+    _, second = app.wait_for_jobs(number, 2, repo=DEPS)
+    assert second.state == "done", app.log()
+    [pull] = [p for p in app.github.pulls(DEPS) if p["head"]["ref"] == f"ai-fix/issue-{number}"]
+    assert "| dependencies (setup) | `.github/ai-fix.yml` `setup:` | reused the cached image |" in pull["body"]
