@@ -193,3 +193,20 @@ def test_a_reply_cut_off_at_the_output_limit_is_reflected(tmp_path: Path, llm_do
     outcome = _solve(tmp_path, llm_double, make_origin(tmp_path))
     assert outcome.verdict is Verdict.PLAUSIBLE
     assert "cut off at the output limit" in _feedback(llm_double, 1)
+
+
+def test_the_senior_chooses_files_and_an_unknown_path_gets_the_closest_real_ones(
+        tmp_path: Path, llm_double: LLMDouble) -> None:
+    files = {"calc.py": CALC, "test_calc.py": CALC_TESTS}
+    filler = "".join(f"def helper_{i}(value):\n    return value + {i}\n\n\n" for i in range(120))
+    files.update({f"pkg/module_{n}.py": filler for n in range(30)})  # ~130 kB: too much to show whole
+    origin = make_origin(tmp_path, files)
+    llm_double.script("<files>\nsrc/calc.py\npkg/module_3.py\n</files>", "<files>\ncalc.py\n</files>", PLAN,
+                      model=SENIOR).script(FIX_ADD, model=JUNIOR)
+    outcome = _solve(tmp_path, llm_double, origin)
+    [attempt] = outcome.attempts
+    assert outcome.verdict is Verdict.PLAUSIBLE and attempt.files_read == ["calc.py"]
+    choose, retry, plan = (r for r in llm_double.requests if r.model == "gpt-4o")
+    assert "<files>" in choose.last_user and "calc.py" in choose.last_user  # the map lists it
+    assert "`src/calc.py`: did you mean `calc.py`?" in retry.last_user and "pkg/module_3.py`" not in retry.last_user
+    assert "def add(a, b)" in plan.last_user and "helper_7" not in plan.last_user
