@@ -37,6 +37,9 @@ class Settings(BaseSettings):
 
     default_model: str = Field(default="sonnet", validation_alias="AI_FIX_MODEL")
     """Alias or litellm model string used when neither the command nor the repository names one."""
+    alternate_models: str = Field(default="", validation_alias="AI_FIX_ALTERNATE_MODELS")
+    """Comma-separated aliases or model strings: later attempts alternate with them, and a pair whose
+    provider stays down falls back to the next. Empty: every attempt uses the chosen pair."""
     model_aliases_json: str | None = Field(default=None, validation_alias="AI_FIX_MODEL_ALIASES")
     """JSON object `{"alias": {"senior": "...", "junior": "..."}}`, merged over the built-in aliases."""
     llm_api_base: str | None = Field(default=None,
@@ -84,6 +87,15 @@ class Settings(BaseSettings):
         if self.github_app_id is None:
             raise SettingsError("set GITHUB_APP_ID (shown on the App's settings page)")
         return self.github_app_id
+
+    def alternates(self) -> tuple[ModelPair, ...]:
+        from runner.models import UnknownModel, resolve
+
+        aliases = self.model_aliases()
+        try:
+            return tuple(resolve(name, aliases) for name in self.alternate_models.split(",") if name.strip())
+        except UnknownModel as exc:
+            raise SettingsError(f"AI_FIX_ALTERNATE_MODELS names an unknown model: {exc}") from exc
 
     def model_aliases(self) -> dict[str, ModelPair]:
         aliases = dict(DEFAULT_ALIASES)

@@ -44,6 +44,7 @@ class Worker:
         self.deps_factory = deps_factory
         self.evict_mirrors = evict_mirrors
         self.aliases = settings.model_aliases()
+        self.alternates = settings.alternates()
         self.wake = wake or threading.Event()
         self._run_wake = threading.Event()
 
@@ -160,7 +161,8 @@ class Worker:
                 request = SolveRequest(
                     clone_url=info.clone_url, git_env=gh.git_env(), base_branch=info.default_branch,
                     branch=branch_for(number), issue=Issue(number, issue.title, issue.body), default_models=default,
-                    model_override=override, author=(identity.login, identity.email), job_id=str(job.id),
+                    model_override=override, alternates=self.alternates, author=(identity.login, identity.email),
+                    job_id=str(job.id),
                     push_env=lambda: self.github.git_env(spec.installation_id, repo))
 
                 def cancelled() -> bool:
