@@ -42,7 +42,8 @@ import re
 import threading
 import time
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -651,41 +652,23 @@ def _unreachable_message(exc: BaseException) -> str:
     )
 
 
-class _docker_errors:
-    """Context manager: turn transport failures into :class:`DockerUnavailableError`."""
-
-    def __init__(self, action: str) -> None:
-        self.action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if exc is None or isinstance(exc, SandboxError):
-            return
-        if isinstance(exc, requests.exceptions.ConnectionError) or (type(exc) is docker.errors.DockerException):
-            raise DockerUnavailableError(f"could not {self.action}: {_unreachable_message(exc)}") from exc
+@contextmanager
+def _docker_errors(action: str) -> Iterator[None]:
+    """Turn transport failures into :class:`DockerUnavailableError`."""
+    try:
+        yield
+    except SandboxError:
+        raise
+    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
+        if isinstance(exc, requests.exceptions.ConnectionError) or type(exc) is docker.errors.DockerException:
+            raise DockerUnavailableError(f"could not {action}: {_unreachable_message(exc)}") from exc
+        raise
 
 
-class _wrap_os_error:
-    """Context manager: an OSError while preparing the worktree becomes a SandboxError."""
-
-    def __init__(self, action: str) -> None:
-        self.action = action
-
-    def __enter__(self) -> None:
-        return None
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if isinstance(exc, OSError):
-            raise SandboxError(f"could not {self.action}: {exc}") from exc
+@contextmanager
+def _wrap_os_error(action: str) -> Iterator[None]:
+    """An OSError while preparing the worktree becomes a SandboxError."""
+    try:
+        yield
+    except OSError as exc:
+        raise SandboxError(f"could not {action}: {exc}") from exc

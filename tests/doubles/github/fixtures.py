@@ -25,15 +25,19 @@ def assert_no_violations(double: GitHubDouble) -> None:
         pytest.fail(f"GitHub double recorded {len(found)} OpenAPI violation(s):\n{lines}", pytrace=False)
 
 
-@pytest.fixture
-def github_double() -> Iterator[GitHubDouble]:
-    """A fresh, started double per test; fails the test at teardown if any violation was recorded."""
+def _checked_double() -> Iterator[GitHubDouble]:
     double = GitHubDouble().start()
     try:
         yield double
         assert_no_violations(double)
     finally:
         double.stop()
+
+
+@pytest.fixture
+def github_double() -> Iterator[GitHubDouble]:
+    """A fresh, started double per test; fails the test at teardown if any violation was recorded."""
+    yield from _checked_double()
 
 
 @pytest.fixture(scope="module")
@@ -42,9 +46,4 @@ def github_double_module() -> Iterator[GitHubDouble]:
 
     The spec is cached per process anyway, so this only saves server start-up (~50 ms) and git set-up.
     """
-    double = GitHubDouble().start()
-    try:
-        yield double
-        assert_no_violations(double)
-    finally:
-        double.stop()
+    yield from _checked_double()
