@@ -131,14 +131,23 @@ def _diff_path(text: str) -> str | None:
     return path[2:] if path[:2] in ("a/", "b/") else path
 
 
+def _hunk_at(current: list[str], hunk: _Hunk, guess: int, path: str) -> int:
+    """Where the hunk's old lines stand: at the stated line, else the nearest exact match, as `git apply`
+    finds hunks whose line numbers are off (patches made against a slightly different file)."""
+    size = len(hunk.old)
+    for distance in range(len(current) + 1):
+        for at in (guess - distance, guess + distance) if distance else (guess,):
+            if 0 <= at <= len(current) - size and current[at:at + size] == hunk.old:
+                return at
+    raise DiffError(f"{path}: the hunk at line {hunk.old_start} does not apply")
+
+
 def _apply_hunks(lines: list[str], diff: _FileDiff) -> list[str]:
-    current, offset = list(lines), 0
+    current, offset = [line.rstrip("\r") for line in lines], 0
     for hunk in diff.hunks:
-        at = hunk.old_start - 1 + offset
-        if [line.rstrip("\r") for line in current[at:at + len(hunk.old)]] != hunk.old:
-            raise DiffError(f"{diff.old_path}: the hunk at line {hunk.old_start} does not apply")
+        at = _hunk_at(current, hunk, hunk.old_start - 1 + offset, diff.old_path or "")
         current[at:at + len(hunk.old)] = hunk.new
-        offset += len(hunk.new) - len(hunk.old)
+        offset = at - (hunk.old_start - 1) + len(hunk.new) - len(hunk.old)
     return current
 
 
@@ -147,12 +156,10 @@ def _file_blocks(path: str, text: str, diff: _FileDiff, context: int) -> list[Ed
     blocks: list[EditBlock] = []
     offset = 0
     for hunk in diff.hunks:
-        at = hunk.old_start - 1 + offset
-        if current[at:at + len(hunk.old)] != hunk.old:
-            raise DiffError(f"{path}: the hunk at line {hunk.old_start} does not apply")
+        at = _hunk_at(current, hunk, hunk.old_start - 1 + offset, path)
         blocks.append(_unique_block(path, current, at, hunk, context))
         current[at:at + len(hunk.old)] = hunk.new
-        offset += len(hunk.new) - len(hunk.old)
+        offset = at - (hunk.old_start - 1) + len(hunk.new) - len(hunk.old)
     return blocks
 
 

@@ -167,3 +167,11 @@ def test_crlf_files_and_a_diff_that_changes_the_final_newline() -> None:
 def test_a_patch_that_does_not_fit_the_file_is_an_error() -> None:
     with pytest.raises(DiffError, match="the hunk at line 1 does not apply"):
         diff_to_blocks("--- a/x\n+++ b/x\n@@ -1 +1 @@\n-q\n+r\n", {"x": "a\n"}.get)
+
+
+def test_hunks_whose_line_numbers_are_off_are_found_like_git_apply_finds_them() -> None:
+    original = "".join(f"line {i}\n" for i in range(1, 21))
+    patch = ("diff --git a/f.txt b/f.txt\n--- a/f.txt\n+++ b/f.txt\n"
+             "@@ -7,3 +7,3 @@\n line 10\n-line 11\n+LINE 11\n line 12\n")  # really at line 10, not 7
+    [only] = diff_to_blocks(patch, lambda path: original)
+    assert only.search == "line 10\nline 11\nline 12\n" and only.replace == "line 10\nLINE 11\nline 12\n"
