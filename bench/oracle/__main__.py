@@ -143,7 +143,8 @@ def main(argv: list[str] | None = None) -> int:
             mirror_url = str(source)
             mirror = ws.fetch(mirror_url, {})
             try:
-                blocks = diff_to_blocks(row["patch"], lambda path: _show(mirror, row["base_commit"], path))
+                base = row["base_commit"]
+                blocks = diff_to_blocks(row["patch"], lambda path, m=mirror, b=base: _show(m, b, path))
             except DiffError as exc:
                 results += [Row(row["instance_id"], n, "inexpressible", 0.0, 0.0, str(exc)[:300]) for n in noises]
                 continue
