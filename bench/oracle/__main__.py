@@ -16,6 +16,7 @@ refused with a reason (the model would be told), edits applied WRONGLY without a
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import statistics
@@ -143,8 +144,7 @@ def main(argv: list[str] | None = None) -> int:
             mirror_url = str(source)
             mirror = ws.fetch(mirror_url, {})
             try:
-                base = row["base_commit"]
-                blocks = diff_to_blocks(row["patch"], lambda path, m=mirror, b=base: _show(m, b, path))
+                blocks = diff_to_blocks(row["patch"], functools.partial(_show, mirror, row["base_commit"]))
             except DiffError as exc:
                 results += [Row(row["instance_id"], n, "inexpressible", 0.0, 0.0, str(exc)[:300]) for n in noises]
                 continue
