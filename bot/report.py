@@ -17,7 +17,7 @@ from bot.github import clip
 from runner.outcome import Attempt, CommandRun, Outcome, Verdict
 
 _VERDICTS = {
-    Verdict.PLAUSIBLE: "plausible: the edits applied and the tests pass",
+    Verdict.PLAUSIBLE: "plausible: the edits applied, with no new lint error and no new test failure",
     Verdict.NOT_PLAUSIBLE: "not plausible",
     Verdict.NO_EDIT: "no edit applied",
     Verdict.ERROR: "stopped by an error",
@@ -93,6 +93,7 @@ def pr_title(outcome: Outcome, issue_title: str) -> str:
 def pr_body(outcome: Outcome, aliases: Iterable[str]) -> str:
     chosen = chosen_attempt(outcome)
     return _render("pr_body.md.j2", outcome=outcome, chosen=chosen, plan=_tail(chosen.plan, 20_000) if chosen else "",
+                   test_files=test_files(outcome.changed_files),
                    reason=not_plausible_reason(outcome, chosen), verdict_text=verdict_text(outcome),
                    total_tokens=sum(a.tokens for a in outcome.attempts),
                    total_cost=sum(a.cost_usd for a in outcome.attempts), aliases=", ".join(sorted(aliases)))
@@ -101,7 +102,18 @@ def pr_body(outcome: Outcome, aliases: Iterable[str]) -> str:
 def progress(state: str, **context: Any) -> str:
     defaults: dict[str, Any] = {"job_id": "", "models": "", "created": False, "pull_url": "", "verdict_text": "",
                                 "detail": ""}
-    return _render("progress.md.j2", state=state, **(defaults | context))
+    merged = defaults | context
+    merged["detail"] = neutralize(str(merged["detail"]))  # setup output and model text end up here
+    return _render("progress.md.j2", state=state, **merged)
+
+
+_TEST_FILE = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[a-z]+$"
+                        r"|(^|/)conftest\.py$")
+
+
+def test_files(paths: Iterable[str]) -> list[str]:
+    """Changed files that look like tests: a change that edits the tests it is judged by must say so."""
+    return [p for p in paths if _TEST_FILE.search(p)]
 
 
 def reply(kind: str, **context: Any) -> str:

@@ -95,8 +95,13 @@ def run(args: argparse.Namespace) -> int:
                                 attempts=args.attempts, files=files))
         outcome = solve(request, deps)
     if outcome.diff:
-        subprocess.run(["git", "-C", str(repo), "apply", "--whitespace=nowarn", "-"], input=outcome.diff, text=True,
-                       check=True)
+        applied = subprocess.run(["git", "-C", str(repo), "apply", "--whitespace=nowarn", "-"], input=outcome.diff,
+                                 text=True, capture_output=True)
+        if applied.returncode != 0:  # e.g. an untracked file in the way of a file the patch creates
+            saved = repo.parent / f"ai-fix-{repo.name}.patch"
+            saved.write_text(outcome.diff)
+            print(f"ai-fix solve: the patch does not apply to {repo} ({applied.stderr.strip()}); saved to {saved}",
+                  file=sys.stderr)
     print(_summary(outcome), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(outcome.to_dict()))

@@ -30,8 +30,9 @@ class DockerFactory:
         self.default_image = default_image
         self.allowed = tuple(allowed_images)
         self._sandboxes: dict[str, DockerSandbox] = {}
-        self._built: set[str] = set()
-        """Setup images this factory made: allowed, since they derive from an allowed base."""
+        self._built: dict[str, str] = {}
+        """The setup image made for each job: allowed for that job only (it derives from an allowed base, but
+        another repository must not run on this one's dependencies by naming its tag)."""
         self._lock = threading.Lock()
 
     def _client(self) -> docker.DockerClient:
@@ -39,27 +40,27 @@ class DockerFactory:
         return existing.client if existing else docker_client_from_env()
 
     def prepare(self, worktree: Worktree, image: str | None, commands: Sequence[str], repo_key: str,
-                job_id: str) -> SetupOutcome:
+                job_id: str, timeout_s: float = 1800.0) -> SetupOutcome:
         """Run the repository's setup (or find it cached) and return the image its checks run in."""
         base = image or self.default_image
-        self._check_allowed(base)
+        self._check_allowed(base, job_id)
         with self._lock:
             client = self._client()
-        result = prepare_image(client, base, worktree.path, commands, repo_key, job_id=job_id)
+        result = prepare_image(client, base, worktree.path, commands, repo_key, job_id=job_id, timeout_s=timeout_s)
         with self._lock:
-            self._built.add(result.image)
+            self._built[job_id] = result.image
         return SetupOutcome(image=result.image, status=result.status, output=result.output,
                             duration_s=result.duration_s, warnings=result.warnings)
 
-    def _check_allowed(self, image: str | None) -> None:
-        if image and image != self.default_image and image not in self._built and \
+    def _check_allowed(self, image: str | None, job_id: str) -> None:
+        if image and image != self.default_image and image != self._built.get(job_id) and \
                 not any(fnmatch.fnmatchcase(image, p) for p in self.allowed):
             raise SandboxError(f"the repository asks for the image {image!r}, which this App does not allow",
                                hint="the App's operator can allow it with AI_FIX_ALLOWED_IMAGES (comma-separated "
                                     "patterns); or remove `image:` from .github/ai-fix.yml")
 
     def __call__(self, worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
-        self._check_allowed(image)
+        self._check_allowed(image, job_id)
         name = image or self.default_image
         with self._lock:
             if name not in self._sandboxes:

@@ -253,19 +253,20 @@ class AttemptRunner:
         return verdict
 
     # ---- checks --------------------------------------------------------------------------------
+    def _timeout(self) -> float:
+        """A command may not outlive the job: its limit is the smaller of the per-command cap and the time left."""
+        return max(1.0, min(self.settings.test_timeout_s, self.budget.deadline - time.monotonic()))
+
     def _lint(self) -> list[str]:
         after = {path: text for path, text in self.contents.items() if text is not None}
         before = {path: self.original(path) for path in after}
         errors = [lint.with_context(e, after[e.path]) for e in lint.new_errors(before, after)]
         checks = self.checks
         if checks.session and checks.lint_command:
-            run = as_run(checks.session.run(checks.lint_command, self.settings.test_timeout_s))
+            run = as_run(checks.session.run(checks.lint_command, self._timeout()))
             self.attempt.lint = run
             if not run.passed:
-                old = set(test_results.clean(checks.baseline_lint.output).splitlines()) \
-                    if checks.baseline_lint and not checks.baseline_lint.passed else set()
-                fresh = [line for line in test_results.clean(run.output).splitlines()
-                         if line.strip() and line not in old]
+                fresh = lint.new_output_lines(checks.baseline_lint.output if checks.baseline_lint else "", run.output)
                 if fresh:
                     errors.append(f"`{checks.lint_command}` reports:\n" + "\n".join(fresh[:40]))
         return errors
@@ -275,7 +276,7 @@ class AttemptRunner:
         checks = self.checks
         if not (checks.session and checks.test_command):
             return "not run (no test command)"
-        result = as_run(checks.session.run(checks.test_command, self.settings.test_timeout_s))
+        result = as_run(checks.session.run(checks.test_command, self._timeout()))
         self.attempt.test = result
         comparison = test_results.compare(checks.baseline_test, result)
         self.attempt.new_failures, self.attempt.still_failing = comparison.new, comparison.still_failing
@@ -288,9 +289,15 @@ class AttemptRunner:
 
     # ---- the attempt ---------------------------------------------------------------------------
     def run(self) -> Attempt:
+        """Run the attempt. However it ends (but a cancel), what would be committed is checked last, so the
+        report describes the committed contents; a cost, time or provider stop is re-raised after that."""
         started = time.monotonic()
         try:
-            self._run()
+            try:
+                self._run()
+            except (CostLimitReached, ModelError):
+                self._check_final()
+                raise
             self._check_final()
         finally:
             self.attempt.changed_files = sorted(self.contents)
@@ -334,6 +341,12 @@ class AttemptRunner:
                 review=feedback.review, file_contents=shown,
                 fence=fence_for([t for _, t in shown] + [feedback.test_output, *feedback.lint_errors]))})
 
+    def _drop_reverted(self) -> None:
+        """A file edited back to its original text (or created, then deleted) is no change at all."""
+        for path, text in list(self.contents.items()):
+            if text == self.original(path):
+                del self.contents[path]
+
     _last_test_summary = "not run"
     _checked: dict[str, str | None] | None = None
 
@@ -351,21 +364,26 @@ class AttemptRunner:
         applied = apply_edits(self.root, parsed.blocks, self.settings.deny)
         self.contents.update(applied.contents)
         self.contents.update({path: None for path in applied.deleted})
+        self._drop_reverted()
         self.attempt.edits_proposed += len(parsed.blocks)
         self.attempt.edits_applied += len(applied.applied)
-        feedback = _Feedback(edit_errors=parsed.errors + applied.errors, applied=len(applied.applied))
+        # A block sent again after it applied is not a failure of the patch: it is only worth a word to the model.
+        resent = {f.message for f in applied.failures if f.kind == "already_applied"}
+        feedback = _Feedback(edit_errors=parsed.errors + [e for e in applied.errors if e not in resent],
+                             applied=len(applied.applied))
         if self._truncated:
             feedback.edit_errors.append("your reply was cut off at the output limit: send fewer, smaller blocks; the "
                                         "blocks that applied are listed above")
-        if not parsed.blocks and not parsed.errors:
+        if not parsed.blocks and not parsed.errors and not self.contents:
             feedback.edit_errors = ["your reply contained no SEARCH/REPLACE block"]
         elif applied.applied and not self.contents and not feedback.edit_errors:
-            feedback.edit_errors = ["your edits left every file unchanged: the REPLACE text must differ from the "
+            feedback.edit_errors = ["your edits left every file as it was: the REPLACE text must differ from the "
                                     "SEARCH text"]
         self.attempt.edit_errors = feedback.edit_errors
         self.attempt.lint_errors = []
         if not self.contents:
             return feedback
+        self.budget.check()  # a cancel or the deadline stops the attempt before minutes of lint and tests
         feedback.lint_errors = self.attempt.lint_errors = self._lint()
         if not feedback.edit_errors and not feedback.lint_errors:
             self._last_test_summary = self._test(feedback)

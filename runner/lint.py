@@ -108,3 +108,21 @@ def with_context(error: LintError, text: str, radius: int = 3) -> str:
     lo, hi = max(0, error.line - 1 - radius), min(len(lines), error.line + radius)
     shown = "\n".join(f"{'█' if i + 1 == error.line else ' '} {i + 1:4} | {lines[i]}" for i in range(lo, hi))
     return f"{error}\n{shown}"
+
+
+def new_output_lines(before: str, after: str) -> list[str]:
+    """Lines of a lint command's output that the baseline did not print, ignoring line and column numbers
+    (an edit that adds a line above an old warning moves it; it is not new) and counting repeats."""
+    from runner.test_results import clean
+
+    old = Counter(_LINE.sub("", line) for line in clean(before).splitlines() if line.strip())
+    fresh = []
+    for line in clean(after).splitlines():
+        key = _LINE.sub("", line)
+        if not line.strip():
+            continue
+        if old[key] > 0:
+            old[key] -= 1
+        else:
+            fresh.append(line)
+    return fresh

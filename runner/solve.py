@@ -49,7 +49,7 @@ class SetupRunner(Protocol):
     """Runs the repository's setup commands once (or finds them cached); returns the image to check in."""
 
     def __call__(self, worktree: workspace.Worktree, image: str | None, commands: Sequence[str], repo_key: str,
-                 job_id: str) -> SetupOutcome: ...
+                 job_id: str, timeout_s: float) -> SetupOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -211,14 +211,17 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
             order = pairs[(number - 1) % len(pairs):] + pairs[:(number - 1) % len(pairs)]
             tree = deps.workspace.checkout(mirror, request.base_branch)
             keep = False
-            if config.setup and outcome.setup is None and (test_command or lint_command):
-                if deps.setup is None:
-                    raise RunnerError("this runner cannot run `setup` commands", hint="run the App's worker")
-                deps.progress("Installing dependencies (setup), or reusing the cached result")
-                outcome.setup = deps.setup(tree, image, config.setup, request.clone_url, request.job_id)
-                image = outcome.setup.image
-            session = deps.sandbox(tree, image, request.job_id) if (test_command or lint_command) else None
+            session: SandboxSession | None = None
             try:
+                if config.setup and outcome.setup is None and (test_command or lint_command):
+                    if deps.setup is None:
+                        raise RunnerError("this runner cannot run `setup` commands", hint="run the App's worker")
+                    deps.progress("Installing dependencies (setup), or reusing the cached result")
+                    outcome.setup = deps.setup(tree, image, config.setup, request.clone_url, request.job_id,
+                                               max(60.0, budget.deadline - time.monotonic()))
+                    image = outcome.setup.image
+                if test_command or lint_command:
+                    session = deps.sandbox(tree, image, request.job_id)
                 if baseline is None:
                     baseline = _baseline(session, test_command, lint_command, settings, deps)
                     outcome.baseline = baseline[0]

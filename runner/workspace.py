@@ -51,8 +51,9 @@ def git(args: Sequence[str], *, git_dir: Path | None = None, work_tree: Path | N
         cmd.append(f"--work-tree={work_tree}")
     cmd.extend(args)
     try:
-        proc = subprocess.run(cmd, input=input_text, capture_output=True, text=True, env=env,
-                              timeout=timeout, check=False)
+        # surrogateescape: file contents that are not UTF-8 pass through git unchanged, as apply.py reads them.
+        proc = subprocess.run(cmd, input=input_text, capture_output=True, encoding="utf-8", errors="surrogateescape",
+                              env=env, timeout=timeout, check=False)
     except subprocess.TimeoutExpired as exc:
         raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
     if proc.returncode != 0:

@@ -34,3 +34,17 @@ def test_the_chosen_attempt_is_the_committed_one() -> None:
     assert "first plan" in body and "second plan" not in body
     assert "| 1 (chosen) |" in body and "| 2 |" in body
     assert "1 test failure(s) are new with this change" in body and "- `t.py::test_x`" in body
+
+
+def test_the_plausible_verdict_claims_no_more_than_no_new_failure() -> None:
+    attempt = Attempt(number=1, senior="s", junior="j", edits_applied=1, edits_proposed=1, changed_files=["a.py"],
+                      test=CommandRun("pytest", 1, 1.0, "FAILED t.py::test_old"), still_failing=["t.py::test_old"])
+    body = pr_body(_outcome(verdict=Verdict.PLAUSIBLE, attempts=[attempt], test_command="pytest",
+                            baseline=CommandRun("pytest", 1, 1.0, "FAILED t.py::test_old")), [])
+    assert "Verdict: plausible: the edits applied, with no new lint error and no new test failure" in body
+    assert "the tests pass" not in body and "- `t.py::test_old`" in body
+
+
+def test_edited_test_files_are_flagged() -> None:
+    body = pr_body(_outcome(changed_files=["a.py", "tests/test_a.py"]), [])
+    assert "This change edits test files (`tests/test_a.py`)" in body

@@ -1,4 +1,4 @@
-from runner.lint import lint_text, new_errors, with_context
+from runner.lint import lint_text, new_errors, new_output_lines, with_context
 
 
 def test_python_syntax_and_fatal_pyflakes_only() -> None:
@@ -28,3 +28,11 @@ def test_context_marks_the_line() -> None:
     [error] = lint_text("m.py", text)
     shown = with_context(error, text, radius=1).splitlines()[1:]
     assert shown == ["     1 | a = 1", "█    2 | b = c", "     3 | d = 2"]
+
+
+def test_a_repository_linters_old_warnings_are_not_new_when_they_move() -> None:
+    before = "calc.py:5:1: E741 ambiguous variable name 'l'\ncalc.py:9:80: E501 line too long\n"
+    after = ("calc.py:6:1: E741 ambiguous variable name 'l'\ncalc.py:10:80: E501 line too long\n"
+             "calc.py:12:80: E501 line too long\ncalc.py:3:1: F401 'os' imported but unused\n")
+    assert new_output_lines(before, after) == ["calc.py:12:80: E501 line too long",
+                                               "calc.py:3:1: F401 'os' imported but unused"]

@@ -10,10 +10,11 @@ from pathlib import Path
 import pytest
 
 from runner.engine import Issue
+from runner.errors import ModelError, RunnerError
 from runner.llm import Completion, Message
 from runner.models import ModelPair
-from runner.outcome import Verdict
-from runner.solve import SandboxSession, SolveDeps, SolveRequest, solve
+from runner.outcome import SetupOutcome, Verdict
+from runner.solve import SandboxSession, SetupRunner, SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 from tests.runner.repos import FIX_ADD, PYTEST, HostSession, block, branch_file, make_origin
 
@@ -22,7 +23,7 @@ BAD_EDIT = block("calc.py", "    return a-b\n", "    return a + b\n")
 
 
 class ScriptedChat:
-    def __init__(self, *replies: str, cost: float = 0.01) -> None:
+    def __init__(self, *replies: str | Exception, cost: float = 0.01) -> None:
         self.replies = list(replies)
         self.calls: list[tuple[str, list[Message]]] = []
         self.cost = cost
@@ -31,21 +32,24 @@ class ScriptedChat:
         self.calls.append((model, list(messages)))
         if not self.replies:
             raise AssertionError("unscripted model call")
-        return Completion(self.replies.pop(0), model, 100, 20, self.cost, 0.0)
+        reply = self.replies.pop(0)
+        if isinstance(reply, Exception):
+            raise reply
+        return Completion(reply, model, 100, 20, self.cost, 0.0)
 
 
 def _repo(tmp_path: Path, config: str = f"test: {PYTEST}\n") -> Path:
     return make_origin(tmp_path, config=config)
 
 
-def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat):  # type: ignore[no-untyped-def]
+def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat, setup: SetupRunner | None = None):  # type: ignore[no-untyped-def]
     def sandbox(worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
         return HostSession(worktree.path)
 
     request = SolveRequest(clone_url=str(origin), git_env={}, base_branch="main", branch="ai-fix/issue-1",
                            issue=Issue(1, "add subtracts", "add(2, 3) is -1"),
                            default_models=ModelPair("openai/senior", "openai/junior"))
-    return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox))
+    return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox, setup=setup))
 
 
 def _branch_file(origin: Path, path: str) -> str:
@@ -130,4 +134,63 @@ def test_an_edit_that_changes_nothing_is_reflected(tmp_path: Path) -> None:
     outcome = _solve(tmp_path, origin, chat)
     assert outcome.verdict is Verdict.PLAUSIBLE
     feedback = chat.calls[2][1][-1]["content"]
-    assert "unchanged" in feedback or "already" in feedback
+    assert "your edits left every file as it was: the REPLACE text must differ from the SEARCH text" in feedback
+
+
+BREAK_MUL_ONLY = block("calc.py", "    return a * b\n", "    return a * b + 1\n")
+UNDO_MUL = block("calc.py", "    return a * b + 1\n", "    return a * b\n")
+
+
+def test_an_edit_reverted_to_the_original_is_no_edit_and_nothing_is_pushed(tmp_path: Path) -> None:
+    origin = _repo(tmp_path, config=f"test: {PYTEST}\nattempts: 1\n")
+    chat = ScriptedChat("plan", BREAK_MUL_ONLY, UNDO_MUL, "Done.", "Done.")
+    outcome = _solve(tmp_path, origin, chat)
+    assert outcome.verdict is Verdict.NO_EDIT and outcome.head_sha == "" and outcome.diff == ""
+    with pytest.raises(subprocess.CalledProcessError):
+        _branch_file(origin, "calc.py")
+
+
+def test_a_block_sent_again_after_it_applied_does_not_spoil_a_good_patch(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)
+    chat = ScriptedChat("plan", FIX_ADD + BREAK_MUL_ONLY, UNDO_MUL + FIX_ADD)
+    outcome = _solve(tmp_path, origin, chat)
+    assert outcome.verdict is Verdict.PLAUSIBLE and len(outcome.attempts) == 1
+    assert outcome.attempts[0].edit_errors == []
+
+
+def test_the_report_describes_the_committed_contents_when_the_provider_fails(tmp_path: Path) -> None:
+    origin = _repo(tmp_path, config=f"test: {PYTEST}\nattempts: 1\n")
+    bad = block("calc.py", "    return nothing_like_this\n", "    return 0\n")
+    chat = ScriptedChat("plan", FIX_ADD + BREAK_MUL_ONLY, UNDO_MUL + bad, ModelError("provider down"))
+    outcome = _solve(tmp_path, origin, chat)
+    [attempt] = outcome.attempts
+    assert outcome.head_sha and _branch_file(origin, "calc.py").startswith("def add(a, b):\n    return a + b\n")
+    assert attempt.error == "provider down"
+    assert attempt.test is not None and attempt.test.passed and attempt.new_failures == []
+
+
+def test_a_file_that_is_not_utf8_can_be_edited(tmp_path: Path) -> None:
+    latin = "# Caf\xe9 calculator\ndef add(a, b):\n    return a - b\n"
+    origin = make_origin(tmp_path, {"calc.py": "", "test_calc.py": "from calc import add\n\n\ndef test_add():\n"
+                                    "    assert add(2, 3) == 5\n"})
+    work = tmp_path / "latin"
+    subprocess.run(["git", "clone", "-q", str(origin), str(work)], check=True)
+    (work / "calc.py").write_bytes(latin.encode("latin-1"))
+    for args in (["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "-m", "latin-1"],
+                 ["push", "-q", "origin", "HEAD:main"]):
+        subprocess.run(["git", *args], cwd=work, check=True)
+    outcome = _solve(tmp_path, origin, ScriptedChat("plan", FIX_ADD))
+    assert outcome.verdict is Verdict.PLAUSIBLE, outcome.error
+    shown = subprocess.run(["git", "show", "ai-fix/issue-1:calc.py"], cwd=origin, capture_output=True, check=True)
+    assert shown.stdout == latin.replace("a - b", "a + b").encode("latin-1")
+
+
+def test_a_failing_setup_is_a_clear_error_and_leaves_no_worktree(tmp_path: Path) -> None:
+    origin = _repo(tmp_path, config=f"setup: pip install nothing-such\ntest: {PYTEST}\n")
+
+    def failing_setup(*args: object) -> SetupOutcome:
+        raise RunnerError("setup failed: `pip install nothing-such` exited 1", hint="fix `setup:`")
+
+    outcome = _solve(tmp_path, origin, ScriptedChat(), setup=failing_setup)  # type: ignore[arg-type]
+    assert outcome.verdict is Verdict.ERROR and outcome.error.startswith("setup failed")
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())
