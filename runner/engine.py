@@ -193,7 +193,7 @@ class AttemptRunner:
             self.budget.spent_usd += done.cost_usd
             self._truncated = done.finish_reason == "length"
             self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
-                                              done.cost_usd, done.duration_s))
+                                              done.cost_usd, done.duration_s, done.cost_estimated))
             return done.text
 
     # ---- the Senior ----------------------------------------------------------------------------

@@ -22,6 +22,8 @@ from typing import Any, Protocol
 from runner.errors import ModelError
 
 Message = dict[str, str]
+FALLBACK_PRICE_PER_TOKEN = (15e-6, 75e-6)
+"""Input and output USD per token for models without a known price: the top of today's list prices."""
 _TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _TRANSIENT_NAMES = {"RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
                     "ServiceUnavailableError", "BadGatewayError", "MidStreamFallbackError", "APITimeoutError"}
@@ -37,6 +39,8 @@ class Completion:
     duration_s: float
     finish_reason: str = "stop"
     retries: int = 0
+    cost_estimated: bool = False
+    """litellm had no price for the model: `cost_usd` is a deliberately high estimate, so the cap still holds."""
 
 
 class ChatModel(Protocol):
@@ -138,16 +142,21 @@ class LiteLLMChat:
 def _completion(litellm: Any, response: Any, model: str, elapsed: float, retries: int) -> Completion:
     choice = response.choices[0]
     usage = getattr(response, "usage", None)
+    prompt_tokens = int(getattr(usage, "prompt_tokens", 0) or 0)
+    completion_tokens = int(getattr(usage, "completion_tokens", 0) or 0)
+    estimated = False
     try:
         cost = float(litellm.completion_cost(completion_response=response))
-    except Exception:  # unknown model in the offline cost map: report tokens, cost unknown (0)
-        cost = 0.0
+    except Exception:  # a model litellm has no price for (a local server, a new model): estimate high, say so
+        cost = prompt_tokens * FALLBACK_PRICE_PER_TOKEN[0] + completion_tokens * FALLBACK_PRICE_PER_TOKEN[1]
+        estimated = True
     return Completion(
         text=choice.message.content or "",
         model=model,
-        prompt_tokens=int(getattr(usage, "prompt_tokens", 0) or 0),
-        completion_tokens=int(getattr(usage, "completion_tokens", 0) or 0),
+        prompt_tokens=prompt_tokens,
+        completion_tokens=completion_tokens,
         cost_usd=cost,
+        cost_estimated=estimated,
         duration_s=elapsed,
         finish_reason=str(choice.finish_reason or "stop"),
         retries=retries,

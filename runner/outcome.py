@@ -56,6 +56,7 @@ class LLMCall:
     completion_tokens: int
     cost_usd: float
     duration_s: float
+    cost_estimated: bool = False
 
 
 @dataclass
@@ -106,6 +107,10 @@ class Attempt:
     @property
     def cost_usd(self) -> float:
         return sum(c.cost_usd for c in self.calls)
+
+    @property
+    def cost_estimated(self) -> bool:
+        return any(c.cost_estimated for c in self.calls)
 
 
 @dataclass

@@ -60,3 +60,10 @@ def test_a_very_long_retry_after_means_fall_back_now(llm_double: LLMDouble) -> N
     with pytest.raises(ModelError):
         _chat(llm_double, waits).complete("openai/gpt-4o", MESSAGES)
     assert waits == []
+
+
+def test_a_model_without_a_known_price_gets_a_high_estimate_not_zero(llm_double: LLMDouble) -> None:
+    llm_double.script("ok", model="openai/my-local-model")
+    done = _chat(llm_double, []).complete("openai/my-local-model", MESSAGES)
+    assert done.cost_estimated and done.cost_usd == pytest.approx(
+        done.prompt_tokens * 15e-6 + done.completion_tokens * 75e-6)
