@@ -95,9 +95,11 @@ def parser() -> argparse.ArgumentParser:
     worker.set_defaults(func=cmd_worker)
     from bot import solve_cmd
     from runner import sandbox_cli
+    from runner.repomap import cli as map_cli
 
     solve_cmd.add_parser(sub)
     sandbox_cli.add_parser(sub)
+    map_cli.add_parser(sub)
     return top
 
 

@@ -1,0 +1,185 @@
+"""A repository's files at one moment: their paths, blob ids, kinds and tags.
+
+Listing uses git when the directory is a work tree (index blob ids for clean files, hashing only
+modified and untracked ones), and a plain walk otherwise. Tags come from the cache by blob id;
+only missing blobs are read and parsed, in parallel across cores when there are many.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import marshal
+import os
+import stat
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from runner.repomap.cache import Record, TagCache
+from runner.repomap.languages import SNIFF_BYTES, Kind, kind_by_content, kind_by_name, kind_by_path, language_of
+from runner.repomap.tags import FileTags, extract
+
+PARALLEL_MIN = 400  # below this many files to parse, a process pool costs more than it saves
+_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
+
+
+@dataclass(frozen=True, slots=True)
+class FileEntry:
+    path: str
+    kind: Kind
+    tags: FileTags | None  # None for files listed but not ranked
+
+
+def blob_id(data: bytes) -> str:
+    """The id git gives this content (`git hash-object`)."""
+    return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+
+def _git(root: Path, *args: str) -> list[str] | None:
+    try:
+        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True, timeout=120).stdout
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+
+
+def list_files(root: Path) -> list[tuple[str, str | None]]:
+    """(path, blob id or None when it must be hashed from disk), sorted by path."""
+    staged = _git(root, "ls-files", "-s", "-z")
+    if staged is None or not (root / ".git").exists():
+        return [(p, None) for p in sorted(_walk(root))]
+    blobs: dict[str, str | None] = {}
+    for line in staged:
+        meta, _, path = line.partition("\t")
+        mode, blob, _stage = meta.split(" ")
+        if mode in ("100644", "100755"):
+            blobs[path] = blob
+    status = _git(root, "status", "--porcelain=v1", "-z", "--untracked-files=all", "--no-renames") or []
+    for entry in status:
+        code, path = entry[:2], entry[3:]
+        if "D" in code:
+            blobs.pop(path, None)
+        elif code != "!!":
+            blobs[path] = None  # modified, added or untracked: hash what is on disk
+    return sorted(blobs.items())
+
+
+def _walk(root: Path) -> Iterator[str]:
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        rel = os.path.relpath(dirpath, root)
+        for name in filenames:
+            full = os.path.join(dirpath, name)
+            if not os.path.islink(full):
+                yield name if rel == "." else f"{rel}/{name}".replace(os.sep, "/")
+
+
+def _read(root: Path, path: str) -> bytes | None:
+    """The file's bytes; None for symlinks, non-files and unreadable paths."""
+    try:
+        fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    except OSError:
+        return None
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return None
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            return f.read()
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
+def _record(path: str, data: bytes) -> Record:
+    content_kind = kind_by_content(len(data), data[:SNIFF_BYTES])
+    if content_kind is not None:
+        return (content_kind.value, None)
+    return (None, extract(path, data).dump())
+
+
+def _parse_batch(root: str, paths: list[str]) -> list[tuple[str, str, Record | None]]:
+    out: list[tuple[str, str, Record | None]] = []
+    for path in paths:
+        data = _read(Path(root), path)
+        out.append((path, blob_id(data) if data is not None else "", None if data is None else _record(path, data)))
+    return out
+
+
+def _parse(root: Path, paths: list[str], workers: int) -> list[tuple[str, str, Record | None]]:
+    """Read and extract `paths`: this process takes one share, `workers - 1` helper processes the rest.
+
+    Helpers are plain `python -m runner.repomap._helper` subprocesses speaking marshal over pipes,
+    so they work from any caller (threads, scripts without a main guard, servers)."""
+    if workers <= 1 or len(paths) < PARALLEL_MIN:
+        return _parse_batch(str(root), paths)
+    shares = [paths[i::workers] for i in range(workers)]  # interleaved: a fair mix of big and small files
+    helpers = [
+        subprocess.Popen([sys.executable, "-m", "runner.repomap._helper", str(root)], stdin=subprocess.PIPE,
+                         stdout=subprocess.PIPE, cwd=str(Path(__file__).resolve().parents[2]))
+        for _ in shares[1:]
+    ]
+    for helper, share in zip(helpers, shares[1:], strict=True):
+        assert helper.stdin is not None
+        helper.stdin.write(marshal.dumps(share))
+        helper.stdin.close()
+    out = _parse_batch(str(root), shares[0])
+    for helper, share in zip(helpers, shares[1:], strict=True):
+        assert helper.stdout is not None
+        data = helper.stdout.read()
+        if helper.wait() == 0 and data:
+            out.extend(marshal.loads(data))
+        else:  # a helper died (out of memory, killed): do its share here
+            out.extend(_parse_batch(str(root), share))
+    return out
+
+
+def load(root: Path, cache: TagCache, workers: int | None = None) -> tuple[list[FileEntry], str]:
+    """Every file of the work tree at `root` with its kind and (for ranked files) its tags, and a
+    fingerprint of the whole set (paths and contents): equal fingerprints, equal snapshots."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    listed = list_files(root)
+    kinds: dict[str, Kind] = {}
+    wanted: dict[str, str] = {}  # path -> cache key, for files whose blob id git told us
+    to_read: list[str] = []
+    for path, blob in listed:
+        kind = kind_by_path(path) or kind_by_name(path)
+        kinds[path] = kind
+        if not kind.ranked:
+            continue
+        if blob is None:
+            to_read.append(path)
+        else:
+            wanted[path] = TagCache.key(blob, language_of(path))
+    for path in to_read:  # modified or untracked, or no git: hash the content
+        data = _read(root, path)
+        if data is None:
+            kinds[path] = Kind.OTHER
+        else:
+            wanted[path] = TagCache.key(blob_id(data), language_of(path))
+    hits = cache.get_many(wanted.values())
+    records: dict[str, Record] = {p: hits[key] for p, key in wanted.items() if key in hits}
+    missing = [p for p, key in wanted.items() if key not in hits]
+    if missing:
+        fresh: dict[str, Record] = {}
+        for path, blob, record in _parse(root, missing, workers):
+            if record is None:
+                kinds[path] = Kind.OTHER
+                continue
+            records[path] = record
+            fresh[TagCache.key(blob, language_of(path))] = record
+        cache.put_many(fresh)
+    digest = hashlib.sha1()
+    for path, _blob in listed:
+        digest.update(f"{path}\0{wanted.get(path, kinds[path].value)}\n".encode("utf-8", "surrogateescape"))
+    entries: list[FileEntry] = []
+    for path, _blob in listed:
+        kind, record = kinds[path], records.get(path)
+        if record is not None and record[0] is not None:
+            kind = Kind(record[0])
+        tags = FileTags.load(record[1]) if record is not None and record[1] is not None and kind.ranked else None
+        entries.append(FileEntry(path, kind, tags))
+    return entries, digest.hexdigest()
+
