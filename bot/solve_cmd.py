@@ -14,6 +14,7 @@ import tempfile
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError
+from runner import context
 from runner.engine import Issue
 from runner.errors import RunnerError
 from runner.llm import LiteLLMChat
@@ -86,6 +87,7 @@ def run(args: argparse.Namespace) -> int:
         deps = SolveDeps(workspace=Workspace(Path(scratch)),
                          chat=LiteLLMChat(api_base=args.api_base or settings.llm_api_base),
                          sandbox=sandbox, setup=sandbox.prepare, aliases=settings.model_aliases(),
+                         repo_map=context.structured_map(settings.data_dir / "repomap.sqlite3"),
                          progress=lambda message: print(f"… {message}", file=sys.stderr))
         files = tuple(f.strip() for f in args.files.split(",") if f.strip())
         request = SolveRequest(

@@ -14,6 +14,7 @@ from bot.worker import Worker
 
 if TYPE_CHECKING:
     from runner.docker_factory import DockerFactory
+from runner import context
 from runner.llm import LiteLLMChat
 from runner.solve import SolveDeps
 from runner.workspace import Workspace
@@ -38,10 +39,11 @@ def deps_factory(settings: Settings, workspace: Workspace) -> Callable[[Callable
     chat = LiteLLMChat(api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
     sandbox = sandbox_factory(settings)
     aliases = settings.model_aliases()
+    repo_map = context.structured_map(settings.data_dir / "repomap.sqlite3")
 
     def make(should_stop: Callable[[], bool]) -> SolveDeps:
         return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, setup=sandbox.prepare, aliases=aliases,
-                         should_stop=should_stop)
+                         should_stop=should_stop, repo_map=repo_map)
 
     return make
 

@@ -89,3 +89,26 @@ def simple_map(root: Path, files: list[str]) -> Callable[[str, int], tuple[list[
         return ranked, "\n".join(lines)
 
     return provide
+
+
+def structured_map(cache_path: Path | None) -> Callable[[Path, list[str]], Callable[[str, int], tuple[list[str], str]]]:
+    """The tree-sitter repo map (runner.repomap) as the engine's map provider, its tags cached by blob id.
+
+    Built lazily: a small repository shown whole never pays for it. Tokens are counted as len/4, the
+    same estimate the map's own budget uses.
+    """
+
+    def factory(root: Path, files: list[str]) -> Callable[[str, int], tuple[list[str], str]]:
+        from runner.repomap import RepoMap, TagCache
+
+        built: list[RepoMap] = []
+
+        def provide(issue_text: str, tokens: int) -> tuple[list[str], str]:
+            if not built:
+                built.append(RepoMap(root, TagCache(cache_path)))
+            ranking = built[0].rank(issue_text)
+            return ranking.paths, built[0].render(ranking, tokens)
+
+        return provide
+
+    return factory

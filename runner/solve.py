@@ -175,13 +175,21 @@ class _Best:
 def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
     deps.progress("Fetching the repository")
     mirror = deps.workspace.fetch(request.clone_url, request.git_env)
+    # The probe checkout is never mounted in a sandbox: the config, the file list and the repo map are read from
+    # it, so nothing sandboxed code plants in an attempt's worktree can reach them (or host git, via a .git).
     probe = deps.workspace.checkout(mirror, request.base_branch)
     try:
-        config = repo_config.load(probe.path)
-        files = probe.tracked_files()
+        _solve_from(request, deps, outcome, mirror, probe)
     finally:
         deps.workspace.remove(probe)
+
+
+def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror: Path,
+                probe: workspace.Worktree) -> None:
+    config = repo_config.load(probe.path)
+    files = probe.tracked_files()
     outcome.base_sha = probe.base_sha
+    repo_map = deps.repo_map(probe.path, files)
     over = request.overrides
     test_command = (over.test_command if over.test_command is not None
                     else config.test or guess_test_command(files)) or None  # "" means: run no tests
@@ -228,7 +236,7 @@ def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
                 checks = Checks(session, test_command, lint_command, baseline[0], baseline[1])
                 deps.progress(f"Attempt {number}: {order[0].senior} + {order[0].junior} ({settings.pattern})")
                 runner = AttemptRunner(deps.chat, budget, tree.path, files, request.issue, order, number, settings,
-                                       checks, original, deps.repo_map(tree.path, files))
+                                       checks, original, repo_map)
                 outcome.attempts.append(runner.attempt)
                 try:
                     runner.run()

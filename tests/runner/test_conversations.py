@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from runner import context
 from runner.engine import Issue
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import ModelPair
 from runner.outcome import Outcome, Verdict
-from runner.solve import SandboxSession, SolveDeps, SolveRequest, solve
+from runner.solve import MapFactory, SandboxSession, SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 from tests.doubles.llm.replies import Reply
 from tests.doubles.llm.server import LLMDouble
@@ -31,7 +32,8 @@ def _keys(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def _solve(tmp_path: Path, llm: LLMDouble, origin: Path, *, alternates: tuple[ModelPair, ...] = (),
-           issue_body: str = "add(2, 3) returns -1", waits: list[float] | None = None) -> Outcome:
+           issue_body: str = "add(2, 3) returns -1", waits: list[float] | None = None,
+           repo_map: MapFactory = context.simple_map) -> Outcome:
     def sandbox(worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
         return HostSession(worktree.path)
 
@@ -39,7 +41,8 @@ def _solve(tmp_path: Path, llm: LLMDouble, origin: Path, *, alternates: tuple[Mo
                        sleep=(waits if waits is not None else []).append)
     request = SolveRequest(clone_url=str(origin), git_env={}, base_branch="main", branch="ai-fix/issue-1",
                            issue=Issue(1, "add() subtracts", issue_body), default_models=PAIR, alternates=alternates)
-    return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox))
+    return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox,
+                                    repo_map=repo_map))
 
 
 def _feedback(llm: LLMDouble, index: int) -> str:
@@ -210,3 +213,18 @@ def test_the_senior_chooses_files_and_an_unknown_path_gets_the_closest_real_ones
     assert "<files>" in choose.last_user and "calc.py" in choose.last_user  # the map lists it
     assert "`src/calc.py`: did you mean `calc.py`?" in retry.last_user and "pkg/module_3.py`" not in retry.last_user
     assert "def add(a, b)" in plan.last_user and "helper_7" not in plan.last_user
+
+
+def test_the_tree_sitter_map_shows_the_senior_the_code_the_issue_is_about(
+        tmp_path: Path, llm_double: LLMDouble) -> None:
+    files = {"calc.py": CALC, "test_calc.py": CALC_TESTS}
+    filler = "".join(f"def helper_{i}(value):\n    return value + {i}\n\n\n" for i in range(120))
+    files.update({f"pkg/module_{n}.py": filler for n in range(30)})
+    origin = make_origin(tmp_path, files)
+    llm_double.script("<files>\ncalc.py\n</files>", PLAN, model=SENIOR).script(FIX_ADD, model=JUNIOR)
+    outcome = _solve(tmp_path, llm_double, origin, issue_body="`add(2, 3)` returns -1 instead of 5",
+                     repo_map=context.structured_map(tmp_path / "tags.sqlite3"))
+    assert outcome.verdict is Verdict.PLAUSIBLE
+    shown_map = llm_double.requests[0].last_user
+    assert shown_map.index("calc.py") < shown_map.index("pkg/module_")  # ranked first for this issue
+    assert "def add(a, b)" in shown_map  # with the signature of the definition the issue names
