@@ -549,6 +549,11 @@ class DockerSession:
             self._discard_container()
             notes += (f"\n[ai-fix: the command left {left} process(es) running; they were stopped "
                       "(the next command starts in a fresh container; /tmp is emptied)]\n")
+        elif not timed_out and (forks_refused or oom_kills):
+            # A container that hit its process or memory limit is replaced even when everything died
+            # before we looked (under load a fork bomb can burn out first): no run depends on a race.
+            self._discard_container()
+            notes += "\n[ai-fix: the sandbox hit a limit and was replaced; the next command starts fresh]\n"
         return CommandResult(
             command=command,
             exit_code=exit_code,

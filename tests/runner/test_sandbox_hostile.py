@@ -229,7 +229,10 @@ def test_fork_bomb_is_contained_and_reported(
     result = session.run("bomb() { bomb | bomb & }; bomb", timeout_s=20)
     assert result.forks_refused > 0
     assert f"refused to start {result.forks_refused} process(es): at most {sandbox.limits.pids}" in result.output
-    assert "left" in result.output and "process(es) running; they were stopped" in result.output
+    # Either processes were still running (and were stopped), or all had burnt out before the check: the
+    # saturated container is replaced either way, and the output says which.
+    assert ("process(es) running; they were stopped" in result.output
+            or "the sandbox hit a limit and was replaced" in result.output), result.output[-500:]
     assert session.container_id is None  # the saturated container is gone...
     assert_unaffected(session, docker_client)  # ...and the next command runs in a fresh one
 
