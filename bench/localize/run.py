@@ -20,6 +20,7 @@ from typing import Any
 from bench.localize import metrics, repos
 from bench.localize.report import BUDGETS, KS
 from runner.repomap import RepoMap, TagCache
+from runner.repomap.languages import language_of
 from runner.repomap.render import approx_tokens
 
 HERE = Path(__file__).resolve().parent
@@ -101,6 +102,9 @@ def run_ours(clone: Path, cache_path: Path, instances: list[dict[str, Any]], bm2
         if bm25:
             ranked, bm_seconds = _bm25(clone, repo_map.snapshot.paths, inst["problem_statement"])
             record["bm25"] = {**_score(ranked, {}, inst["gold_files"]), "seconds": bm_seconds, "top": ranked}
+            source = [p for p in repo_map.snapshot.paths if language_of(p) is not None]
+            ranked, bm_seconds = _bm25(clone, source, inst["problem_statement"])
+            record["bm25src"] = {**_score(ranked, {}, inst["gold_files"]), "seconds": bm_seconds, "top": ranked}
         out.append(record)
         print(f"  {inst['instance_id']}: ours r@1={record['ours']['recall@1']:.0f} "
               f"r@5={record['ours']['recall@5']:.2f} 2k={record['ours']['in_map@2048']:.0f} "
@@ -131,9 +135,14 @@ def probe(clone: Path, commit: str, issue: str, work: Path) -> dict[str, Any]:
     issue_file = work / "probe-issue.txt"
     issue_file.write_text(issue)
     out: dict[str, Any] = {}
+    # Compiled bytecode as an installed package has it: written on the cold run (to a prefix in the
+    # work directory, never into the source tree) and read on the warm one, whatever
+    # PYTHONDONTWRITEBYTECODE the caller's environment sets.
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
     for phase in ("cold", "warm"):
         proc = subprocess.run([sys.executable, "-m", "bench.localize.probe", str(clone), str(cache), str(issue_file)],
-                              capture_output=True, text=True, check=True, cwd=ROOT)
+                              capture_output=True, text=True, check=True, cwd=ROOT, env=env)
         out[phase] = json.loads(proc.stdout)
     return out
 

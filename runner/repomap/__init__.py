@@ -33,13 +33,13 @@ class RepoMap:
     @property
     def snapshot(self) -> Snapshot:
         if self._snapshot is None:
-            entries, fingerprint = index.load(self.root, self.cache, self.workers)
-            known = self.cache.snapshot(fingerprint)
+            listed = index.listing(self.root)
+            known = self.cache.snapshot(listed.fingerprint)
             if isinstance(known, Snapshot):
                 self._snapshot = known
             else:
-                self._snapshot = Snapshot(entries)
-                self.cache.keep_snapshot(fingerprint, self._snapshot)
+                self._snapshot = Snapshot(index.load(self.root, self.cache, self.workers, listed)).prepared()
+                self.cache.keep_snapshot(listed.fingerprint, self._snapshot)
         return self._snapshot
 
     def refresh(self) -> None:

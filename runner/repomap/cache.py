@@ -6,6 +6,7 @@ process has already read; `TagCache(None)` is memory only.
 from __future__ import annotations
 
 import marshal
+import pickle
 import sqlite3
 import threading
 import zlib
@@ -17,6 +18,8 @@ from typing import Any
 from runner.repomap.tags import VERSION
 
 Record = tuple[Any, ...]  # (content flags, FileTags.dump()), see index.py
+SNAPSHOT_VERSION = 1  # bump when rank.Snapshot's tables change: stored snapshots are then ignored
+KEEP_SNAPSHOTS = 8  # stored snapshots (whole trees) kept in SQLite, least recently used dropped first
 
 
 class TagCache:
@@ -35,6 +38,8 @@ class TagCache:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.execute("CREATE TABLE IF NOT EXISTS tags (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            self._db.execute("CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, used REAL NOT NULL, "
+                             "value BLOB NOT NULL)")
 
     @staticmethod
     def key(blob: str, grammar: str | None) -> str:
@@ -75,19 +80,51 @@ class TagCache:
             self._mem.clear()
         self._mem[key] = record
 
+    @staticmethod
+    def _snapshot_key(fingerprint: str) -> str:
+        return f"{VERSION}.{SNAPSHOT_VERSION}:{fingerprint}"
+
     def snapshot(self, fingerprint: str) -> Any | None:
+        """The snapshot kept for this tree: from memory, else from SQLite (written by this or an
+        earlier process), so a fresh process on a known tree decodes one row instead of
+        rebuilding every table from the files' tags."""
         with self._lock:
             found = self.snapshots.get(fingerprint)
             if found is not None:
                 self.snapshots.move_to_end(fingerprint)
+                return found
+            if self._db is None:
+                return None
+            key = self._snapshot_key(fingerprint)
+            row = self._db.execute("SELECT value FROM snapshots WHERE key = ?", (key,)).fetchone()
+            if row is None:
+                return None
+            try:
+                found = pickle.loads(zlib.decompress(row[0]))
+            except Exception:  # a row from another version of the code: rebuild
+                return None
+            self._db.execute("UPDATE snapshots SET used = julianday('now') WHERE key = ?", (key,))
+            self._keep_in_memory(fingerprint, found)
             return found
 
     def keep_snapshot(self, fingerprint: str, snapshot: Any, keep: int = 4) -> None:
-        """Remember a built snapshot (its tables cost more to build than to keep) for the next issue."""
+        """Remember a built snapshot (its tables cost more to build than to keep) for the next issue,
+        in memory and in SQLite."""
         with self._lock:
-            self.snapshots[fingerprint] = snapshot
-            while len(self.snapshots) > keep:
-                self.snapshots.popitem(last=False)
+            self._keep_in_memory(fingerprint, snapshot, keep)
+            if self._db is not None:
+                value = zlib.compress(pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL), 1)
+                self._db.execute("BEGIN")
+                self._db.execute("INSERT OR REPLACE INTO snapshots (key, used, value) VALUES (?, julianday('now'), ?)",
+                                 (self._snapshot_key(fingerprint), value))
+                self._db.execute("DELETE FROM snapshots WHERE key NOT IN "
+                                 "(SELECT key FROM snapshots ORDER BY used DESC LIMIT ?)", (KEEP_SNAPSHOTS,))
+                self._db.execute("COMMIT")
+
+    def _keep_in_memory(self, fingerprint: str, snapshot: Any, keep: int = 4) -> None:
+        self.snapshots[fingerprint] = snapshot
+        while len(self.snapshots) > keep:
+            self.snapshots.popitem(last=False)
 
     def close(self) -> None:
         with self._lock:

@@ -25,11 +25,32 @@ PARALLEL_MIN = 400  # below this many files to parse, a process pool costs more 
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 
 
-@dataclass(frozen=True, slots=True)
 class FileEntry:
-    path: str
-    kind: Kind
-    tags: FileTags | None  # None for files listed but not ranked
+    """A listed file: its path, kind and (for ranked files) tags, decoded from their marshalled
+    form on first use, so a snapshot read back from the cache decodes only the files an issue
+    actually looks at."""
+
+    __slots__ = ("path", "kind", "_raw", "_tags")
+
+    def __init__(self, path: str, kind: Kind, tags: FileTags | None = None, raw: bytes | None = None) -> None:
+        self.path, self.kind, self._raw, self._tags = path, kind, raw, tags
+
+    @property
+    def tags(self) -> FileTags | None:  # None for files listed but not ranked
+        if self._tags is None and self._raw is not None:
+            self._tags = FileTags.load(marshal.loads(self._raw))
+        return self._tags
+
+    @property
+    def has_tags(self) -> bool:
+        return self._tags is not None or self._raw is not None
+
+    def __getstate__(self) -> tuple[str, str, bytes | None]:
+        raw = self._raw if self._raw is not None or self._tags is None else marshal.dumps(self._tags.dump())
+        return (self.path, self.kind.value, raw)
+
+    def __setstate__(self, state: tuple[str, str, bytes | None]) -> None:
+        self.path, self.kind, self._raw, self._tags = state[0], Kind(state[1]), state[2], None
 
 
 def blob_id(data: bytes) -> str:
@@ -136,10 +157,19 @@ def _parse(root: Path, paths: list[str], workers: int) -> list[tuple[str, str, R
     return out
 
 
-def load(root: Path, cache: TagCache, workers: int | None = None) -> tuple[list[FileEntry], str]:
-    """Every file of the work tree at `root` with its kind and (for ranked files) its tags, and a
-    fingerprint of the whole set (paths and contents): equal fingerprints, equal snapshots."""
-    workers = workers if workers is not None else (os.cpu_count() or 1)
+@dataclass
+class Listing:
+    """The work tree's files with their kinds and cache keys, and a fingerprint of the whole set
+    (paths and contents): equal fingerprints, equal snapshots. Costs a `git ls-files` and a
+    `git status`, no tags."""
+
+    listed: list[tuple[str, str | None]]
+    kinds: dict[str, Kind]
+    wanted: dict[str, str]  # path -> cache key, for ranked files
+    fingerprint: str
+
+
+def listing(root: Path) -> Listing:
     listed = list_files(root)
     kinds: dict[str, Kind] = {}
     wanted: dict[str, str] = {}  # path -> cache key, for files whose blob id git told us
@@ -159,6 +189,17 @@ def load(root: Path, cache: TagCache, workers: int | None = None) -> tuple[list[
             kinds[path] = Kind.OTHER
         else:
             wanted[path] = TagCache.key(blob_id(data), language_of(path))
+    digest = hashlib.sha1()
+    for path, _blob in listed:
+        digest.update(f"{path}\0{wanted.get(path, kinds[path].value)}\n".encode("utf-8", "surrogateescape"))
+    return Listing(listed, kinds, wanted, digest.hexdigest())
+
+
+def load(root: Path, cache: TagCache, workers: int | None = None, listed: Listing | None = None) -> list[FileEntry]:
+    """Every file of the work tree at `root` with its kind and (for ranked files) its tags."""
+    workers = workers if workers is not None else (os.cpu_count() or 1)
+    found = listed if listed is not None else listing(root)
+    kinds, wanted = dict(found.kinds), found.wanted
     hits = cache.get_many(wanted.values())
     records: dict[str, Record] = {p: hits[key] for p, key in wanted.items() if key in hits}
     missing = [p for p, key in wanted.items() if key not in hits]
@@ -171,15 +212,12 @@ def load(root: Path, cache: TagCache, workers: int | None = None) -> tuple[list[
             records[path] = record
             fresh[TagCache.key(blob, language_of(path))] = record
         cache.put_many(fresh)
-    digest = hashlib.sha1()
-    for path, _blob in listed:
-        digest.update(f"{path}\0{wanted.get(path, kinds[path].value)}\n".encode("utf-8", "surrogateescape"))
     entries: list[FileEntry] = []
-    for path, _blob in listed:
+    for path, _blob in found.listed:
         kind, record = kinds[path], records.get(path)
         if record is not None and record[0] is not None:
             kind = Kind(record[0])
         tags = FileTags.load(record[1]) if record is not None and record[1] is not None and kind.ranked else None
         entries.append(FileEntry(path, kind, tags))
-    return entries, digest.hexdigest()
+    return entries
 

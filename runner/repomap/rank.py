@@ -74,8 +74,8 @@ class Snapshot:
     """Derived tables for one set of files (one commit): built once, used for every issue."""
 
     def __init__(self, entries: Sequence[FileEntry]) -> None:
-        self.entries = [e for e in entries if e.kind.ranked and e.tags is not None]
-        self.unranked = [(e.path, e.kind) for e in entries if not e.kind.ranked or e.tags is None]
+        self.entries = [e for e in entries if e.kind.ranked and e.has_tags]
+        self.unranked = [(e.path, e.kind) for e in entries if not e.kind.ranked or not e.has_tags]
         self.paths = [e.path for e in self.entries]
         self.ids = {p: i for i, p in enumerate(self.paths)}
         self.n = len(self.entries)
@@ -103,6 +103,11 @@ class Snapshot:
         self._global: np.ndarray | None = None
         self._literals: dict[str, dict[str, list[int]]] | None = None
         self._graph: Graph | None = None
+
+    def prepared(self) -> Snapshot:
+        """Build every table now (before the snapshot is stored), not on first use."""
+        _ = self.lexical, self.definitions, self.literals, self.global_rank, self.ref_files, self.avg_chunk_length
+        return self
 
     @property
     def lexical(self) -> Lexical:

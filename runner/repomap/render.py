@@ -77,8 +77,8 @@ def _text(snapshot: Snapshot, ranking: Ranking, items: list[tuple[float, int, in
     out: list[str] = []
     for r in sorted(shown):
         path = ranking.files[r].path
-        entry = snapshot.entries[snapshot.ids[path]] if path in snapshot.ids else None
-        defs = entry.tags.defs if entry is not None and entry.tags is not None else []
+        entry = snapshot.entries[snapshot.ids[path]] if shown[r] and path in snapshot.ids else None
+        defs = entry.tags.defs if entry is not None and entry.tags is not None else []  # decoded only if shown
         out.extend(_file_block(path, defs, shown[r]))
     out.extend(extra)
     return "\n".join(out) + "\n" if out else ""

@@ -69,3 +69,24 @@ def test_a_second_issue_on_the_same_tree_reuses_the_snapshot(make_repo: RepoFact
     assert RepoMap(root, cache).snapshot is first.snapshot
     (root / "netlib/util.py").write_text("X = 1\n")
     assert RepoMap(root, cache).snapshot is not first.snapshot
+
+
+def test_a_fresh_cache_on_the_same_file_reads_the_stored_snapshot(
+        make_repo: RepoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_repo(HTTPLIB)
+    db = tmp_path / "tags.sqlite3"
+    expected = RepoMap(root, TagCache(db)).rank("timeout in the session").paths
+    loads: list[str] = []
+    real_load = index.load
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        loads.append("load")
+        return real_load(*args, **kwargs)
+
+    monkeypatch.setattr(index, "load", spy)
+    again = RepoMap(root, TagCache(db))  # a fresh TagCache: only SQLite is shared
+    assert again.rank("timeout in the session").paths == expected
+    assert loads == []  # the stored snapshot, not the files' tags
+    (root / "netlib/util.py").write_text("X = 1\n")  # content changed: a new fingerprint, a rebuild
+    RepoMap(root, TagCache(db)).rank("x")
+    assert loads == ["load"]
