@@ -13,9 +13,9 @@ import stat
 from pathlib import Path, PurePosixPath
 
 
-def read_bytes_inside(root: Path, rel: str, max_bytes: int) -> bytes | None:
-    """The file's bytes, or None when it is missing, not a regular file, reached through a symlink,
-    outside `root`, or larger than `max_bytes`."""
+def open_inside(root: Path, rel: str) -> int | None:
+    """A read-only descriptor for `rel`, opened component by component without following any symlink,
+    or None when that is not possible (missing, a symlink on the way, outside `root`)."""
     parts = PurePosixPath(rel).parts
     if not parts or PurePosixPath(rel).is_absolute() or any(p in ("..", ".") for p in parts):
         return None
@@ -29,11 +29,19 @@ def read_bytes_inside(root: Path, rel: str, max_bytes: int) -> bytes | None:
             next_fd = os.open(part, flags | os.O_DIRECTORY, dir_fd=fd)
             os.close(fd)
             fd = next_fd
-        file_fd = os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
+        return os.open(parts[-1], flags | os.O_NONBLOCK, dir_fd=fd)
     except OSError:
-        os.close(fd)
         return None
-    os.close(fd)
+    finally:
+        os.close(fd)
+
+
+def read_bytes_inside(root: Path, rel: str, max_bytes: int) -> bytes | None:
+    """The file's bytes, or None when it is missing, not a regular file, reached through a symlink,
+    outside `root`, or larger than `max_bytes`."""
+    file_fd = open_inside(root, rel)
+    if file_fd is None:
+        return None
     try:
         info = os.fstat(file_fd)
         if not stat.S_ISREG(info.st_mode) or info.st_size > max_bytes:

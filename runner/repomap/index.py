@@ -18,8 +18,17 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.repomap.cache import Record, TagCache
-from runner.repomap.languages import SNIFF_BYTES, Kind, kind_by_content, kind_by_name, kind_by_path, language_of
+from runner.repomap.languages import (
+    HUGE_BYTES,
+    SNIFF_BYTES,
+    Kind,
+    kind_by_content,
+    kind_by_name,
+    kind_by_path,
+    language_of,
+)
 from runner.repomap.tags import FileTags, extract
+from runner.safe_read import open_inside
 
 PARALLEL_MIN = 400  # below this many files to parse, a process pool costs more than it saves
 _SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
@@ -98,16 +107,16 @@ def _walk(root: Path) -> Iterator[str]:
 
 
 def _read(root: Path, path: str) -> bytes | None:
-    """The file's bytes; None for symlinks, non-files and unreadable paths."""
-    try:
-        fd = os.open(os.path.join(root, path), os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
-    except OSError:
+    """The file's bytes (at most one byte past the "huge" size, which is all the classifier needs); None for
+    symlinks (on any path component), non-files and unreadable paths."""
+    fd = open_inside(root, path)
+    if fd is None:
         return None
     try:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             return None
         with os.fdopen(fd, "rb", closefd=False) as f:
-            return f.read()
+            return f.read(HUGE_BYTES + 1)
     except OSError:
         return None
     finally:
