@@ -430,6 +430,8 @@ class RestApi:
                 raise _validation_failed(
                     "PullRequest", None, "custom", f"A pull request already exists for {repo.owner.login}:{head}."
                 )
+        if body.get("draft") and not repo.drafts:
+            raise ApiError(422, "Draft pull requests are not supported in this repository.")
         user, via_app = self._actor(ctx)
         issue = self.state.add_issue(repo, title, body.get("body"), user, [])
         issue.via_app = via_app

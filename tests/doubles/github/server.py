@@ -439,6 +439,7 @@ class GitHubDouble:
         default_branch: str | None = None,
         private: bool = True,
         description: str | None = None,
+        drafts: bool = True,
     ) -> Repo:
         """Create ``owner/name`` from ``files`` (one initial commit) or by mirroring local repo ``source``.
 
@@ -452,7 +453,9 @@ class GitHubDouble:
         else:
             branch = default_branch or "main"
             gitrepo.create_from_files(path, files or {"README.md": f"# {name}\n"}, branch)
-        return self.state.register_repo(owner, name, branch, private, description)
+        repo = self.state.register_repo(owner, name, branch, private, description)
+        repo.drafts = drafts
+        return repo
 
     def set_role(self, full_name: str, login: str, role: str) -> None:
         """Give ``login`` a collaborator role on a repo: admin, maintain, write, triage, read or none."""

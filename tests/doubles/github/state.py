@@ -99,6 +99,8 @@ class Repo:
     path: Path
     private: bool = True
     description: str | None = None
+    drafts: bool = True
+    """False: draft pull requests are refused with 422, as on private repositories of plans without drafts."""
     collaborators: dict[str, str] = field(default_factory=dict)  # lower-case login -> role
     labels: dict[str, Label] = field(default_factory=dict)  # lower-case name -> label
     next_number: int = 1
