@@ -18,7 +18,7 @@ from typing import Any
 from runner.repomap.tags import VERSION
 
 Record = tuple[Any, ...]  # (content flags, FileTags.dump()), see index.py
-SNAPSHOT_VERSION = 1  # bump when rank.Snapshot's tables change: stored snapshots are then ignored
+SNAPSHOT_VERSION = 2  # bump when rank.Snapshot's tables change: stored snapshots are then ignored
 KEEP_SNAPSHOTS = 8  # stored snapshots (whole trees) kept in SQLite, least recently used dropped first
 
 

@@ -1,6 +1,6 @@
 """Ranking: fuse what the issue names with lexical relevance and the reference graph.
 
-Each file gets evidence from five sources, each scaled to [0, 1] by its best file so that no
+Each file gets evidence from six sources, each scaled to [0, 1] by its best file so that no
 source's units matter:
 - lexical: BM25 of the issue's words (identifiers split into parts, the title counted thrice,
   environment dumps removed) against the file's words and path, plus the BM25 of its best
@@ -10,6 +10,8 @@ source's units matter:
 - literal: string-literal fragments of the file (error messages, option names) that appear
   verbatim in the issue, rare and long ones counting most;
 - path: the issue names the file (a path or path tail, a traceback frame, a module path);
+- tests: the file's own tests (found by the naming conventions of test frameworks) match the
+  issue's words, as an issue's example often reads like the tests of the code at fault;
 - graph: personalised PageRank over the definition/reference graph, seeded by the above and
   divided by the square root of the global PageRank, so what the seeds lead to rises without
   the pull towards hubs that plain PageRank has.
@@ -38,7 +40,9 @@ from runner.repomap.tags import MIN_FRAGMENT, split_identifier
 # Chosen among a few round values on the SWE-bench dev split, not fitted finely: lexical is the
 # most reliable source; named symbols, verbatim strings and paths are precise but sparse, so they
 # count half; the graph only breaks ties (it lowered recall@1 at any larger weight).
-WEIGHTS = {"lexical": 1.0, "symbol": 0.5, "literal": 0.5, "path": 0.5, "graph": 0.1}
+# The tests source is indirect evidence (words met in a file's tests, not in the file), so it counts
+# between the graph's tie-breaking and the named sources (sensitivity: bench/localize/README.md).
+WEIGHTS = {"lexical": 1.0, "symbol": 0.5, "literal": 0.5, "path": 0.5, "tests": 0.25, "graph": 0.1}
 _FIRST_WORD = re.compile(r"[a-z0-9_]+")
 KIND_PRIOR = {Kind.CODE: 1.0, Kind.TEST: 0.5, Kind.DOC: 0.3, Kind.TEXT: 0.3}
 CHUNK_CANDIDATES = 300  # files whose windows are scored (by whole-file BM25); the rest score 0 there
@@ -95,6 +99,7 @@ class Snapshot:
                 parts = parts[:-1]
             for k in range(len(parts)):
                 self.modules[".".join(parts[k:])].append(i)
+        self.subjects = _test_subjects(self.paths, [e.kind for e in self.entries])
         self.kind_prior = np.array([KIND_PRIOR.get(e.kind, 0.3) for e in self.entries])
         self._ref_files: Counter[str] | None = None
         self._lexical: Lexical | None = None
@@ -178,6 +183,44 @@ class Snapshot:
         if self._graph is None:
             self._graph = Graph.build([e.tags.refs if e.tags else {} for e in self.entries], self.definers)
         return self._graph
+
+
+# What test frameworks put around the name of the unit under test: test_x.py, unittest_x.py,
+# x_test.go, x_tests.py, x.test.ts, x.spec.js, x_spec.rb, XTest.java, XTests.cs.
+_TEST_AFFIX = re.compile(r"^(?:test|tests|unittest|spec)[_.-]|[_.-](?:test|tests|spec)$|(?<=[a-z0-9])(?:Tests?|Spec)$")
+
+
+def _test_subjects(paths: Sequence[str], kinds: Sequence[Kind]) -> dict[int, list[int]]:
+    """Test file -> the code files it tests, by the naming conventions of test frameworks (the
+    strongest of the test-to-code traceability heuristics): `test_x.py`, `x_test.go`, `x.test.ts`,
+    `XTest.java`, `x_spec.rb` test the code file `x` with the same extension. Where several code
+    files have that name, the ones whose directories share most with the test's win."""
+    code: dict[tuple[str, str], list[int]] = defaultdict(list)
+    for i, (path, kind) in enumerate(zip(paths, kinds, strict=True)):
+        if kind is Kind.CODE:
+            name = path.rsplit("/", 1)[-1]
+            stem, dot, ext = name.rpartition(".")
+            if dot:
+                code[(stem.lower(), ext)].append(i)
+    out: dict[int, list[int]] = {}
+    for i, (path, kind) in enumerate(zip(paths, kinds, strict=True)):
+        if kind is not Kind.TEST:
+            continue
+        name = path.rsplit("/", 1)[-1]
+        stem, dot, ext = name.rpartition(".")
+        if not dot:
+            continue
+        subject = _TEST_AFFIX.sub("", stem)
+        if subject == stem or not subject:
+            continue
+        candidates = code.get((subject.lower(), ext))
+        if not candidates:
+            continue
+        dirs = set(path.lower().split("/")[:-1])
+        shared = [len(dirs & set(paths[j].lower().split("/")[:-1])) for j in candidates]
+        top = max(shared)
+        out[i] = [j for j, k in zip(candidates, shared, strict=True) if k == top]
+    return out
 
 
 def _path_words(path: str) -> list[str]:
@@ -278,6 +321,21 @@ def literal_evidence(snap: Snapshot, m: Mentions) -> _Evidence:
     return ev
 
 
+def test_evidence(snap: Snapshot, lexical: np.ndarray) -> _Evidence:
+    """Code files whose tests match the issue's words. An issue's example often reads like the
+    tests of the code at fault (same calls, same options), and tests rank below code, so what
+    they match is passed on, at the best of its tests, to the unit they test."""
+    ev = _Evidence(snap.n)
+    for t, subjects in snap.subjects.items():
+        if lexical[t] <= 0:
+            continue
+        for j in subjects:
+            if lexical[t] > ev.score[j]:
+                ev.score[j] = lexical[t]
+                ev.why[j] = [(0.0, f"its tests `{snap.paths[t]}` match the issue's words")]
+    return ev
+
+
 def symbol_scores(snap: Snapshot, i: int, m: Mentions) -> list[tuple[int, float]]:
     """A file's definitions by relevance to the issue: named > sharing words > widely used."""
     tags = snap.entries[i].tags
@@ -315,6 +373,8 @@ def rank_files(snap: Snapshot, m: Mentions, chosen: Sequence[str] = ()) -> Ranki
     lexical = _normalised(whole) + _normalised(local)
     parts = {"path": _normalised(paths.score), "symbol": _normalised(symbols.score), "lexical": _normalised(lexical),
              "literal": _normalised(literals.score)}
+    tests = test_evidence(snap, lexical)
+    parts["tests"] = _normalised(tests.score)
     seed = sum(WEIGHTS[k] * v for k, v in parts.items()) * snap.kind_prior
     chosen_ids = [snap.ids[p] for p in chosen if p in snap.ids]
     personal = seed.copy()
@@ -336,7 +396,7 @@ def rank_files(snap: Snapshot, m: Mentions, chosen: Sequence[str] = ()) -> Ranki
             files.append(RankedFile(e.path, float(total[i]), e.kind))
             continue
         evidence = {k: float(v[i]) for k, v in parts.items() if v[i] > 0}
-        why = paths.why.get(i, []) + symbols.why.get(i, []) + literals.why.get(i, [])
+        why = paths.why.get(i, []) + symbols.why.get(i, []) + literals.why.get(i, []) + tests.why.get(i, [])
         reasons = [r for _, r in sorted(why, reverse=True)]
         best = symbol_scores(snap, i, m) if len(files) < SYMBOL_FILES else []
         files.append(RankedFile(e.path, float(total[i]), e.kind, evidence, reasons, best))

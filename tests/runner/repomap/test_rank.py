@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runner.repomap import Kind, RepoMap, TagCache
+import pytest
+
+from runner.repomap import Kind, RepoMap, TagCache, rank
 from tests.runner.repomap.conftest import RepoFactory
 from tests.runner.repomap.fixtures import HTTPLIB
 
@@ -82,3 +84,75 @@ def test_a_directory_without_git_is_walked(tmp_path: Path) -> None:
     write_tree(tmp_path, HTTPLIB)
     ranking = RepoMap(tmp_path, TagCache(None)).rank(METHOD)
     assert ranking.paths[0] == "netlib/session.py"
+
+
+SHOP = {
+    "shop/__init__.py": "",
+    "shop/cart.py": '''class Cart:
+    def __init__(self):
+        self.lines = {}
+
+    def add(self, sku, count=1):
+        self.lines[sku] = count
+
+    def count(self, sku):
+        return self.lines.get(sku, 0)
+''',
+    "shop/inventory.py": '''class Inventory:
+    def reserve(self, product, n):
+        self.levels[product] -= n
+
+    def restock(self, sku, n):
+        self.levels[sku] += n
+''',
+    "tests/test_cart.py": '''from shop.cart import Cart
+
+
+def test_adding_the_same_product_twice_sums_the_amounts():
+    basket = Cart()
+    basket.add("apple", 2)
+    basket.add("apple", 3)
+    assert basket.count("apple") == 5  # the same product twice: amounts are summed
+''',
+}
+SAME_PRODUCT_TWICE = '''Adding the same product twice keeps only the last amount
+
+When I put a product in the basket and then add the same product again, the basket shows only the
+second amount instead of the sum of both amounts.
+'''
+
+
+def test_code_whose_tests_read_like_the_issue_rises(make_repo: RepoFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_repo(SHOP)
+    ranking = RepoMap(root).rank(SAME_PRODUCT_TWICE)
+    code = [f for f in ranking.files if f.kind is Kind.CODE]
+    assert code[0].path == "shop/cart.py"
+    assert "its tests `tests/test_cart.py` match the issue's words" in code[0].reasons
+    assert code[0].evidence["tests"] == 1.0
+    # Without the tests source the words of the issue favour the other module: the source is what lifts it.
+    monkeypatch.setitem(rank.WEIGHTS, "tests", 0.0)
+    without = [f.path for f in RepoMap(root).rank(SAME_PRODUCT_TWICE).files if f.kind is Kind.CODE]
+    assert without[0] == "shop/inventory.py"
+
+
+@pytest.mark.parametrize(("test", "subject"), [
+    ("tests/test_cart.py", "shop/cart.py"),
+    ("tests/unit/unittest_cart.py", "shop/cart.py"),
+    ("tests/cart_test.py", "shop/cart.py"),
+    ("pkg/server/handler_test.go", "pkg/server/handler.go"),
+    ("src/ui/button.test.tsx", "src/ui/button.tsx"),
+    ("src/ui/button.spec.ts", "src/ui/button.ts"),
+    ("src/test/java/org/acme/ParserTest.java", "src/main/java/org/acme/Parser.java"),
+    ("spec/models/user_spec.rb", "app/models/user.rb"),
+])
+def test_a_test_file_is_paired_with_the_unit_it_names(test: str, subject: str) -> None:
+    decoys = ["shop/catalog.py", "pkg/server/router.go", "src/ui/menu.tsx", "src/ui/menu.ts", "lib/user.py"]
+    paths = [test, subject, *decoys]
+    kinds = [Kind.TEST] + [Kind.CODE] * (len(paths) - 1)
+    assert rank._test_subjects(paths, kinds) == {0: [1]}
+
+
+def test_of_two_units_with_the_tested_name_the_nearer_one_is_paired() -> None:
+    paths = ["src/a/util.py", "src/b/util.py", "tests/b/test_util.py", "tests/conftest.py", "tests/test_nothing.py"]
+    kinds = [Kind.CODE, Kind.CODE, Kind.TEST, Kind.TEST, Kind.TEST]
+    assert rank._test_subjects(paths, kinds) == {2: [1]}
