@@ -13,7 +13,7 @@ import os
 import stat
 import subprocess
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -138,12 +138,18 @@ def _parse_batch(root: str, paths: list[str]) -> list[tuple[str, str, Record | N
     return out
 
 
-def _parse(root: Path, paths: list[str], workers: int) -> list[tuple[str, str, Record | None]]:
+def _parse(root: Path, paths: list[str], workers: int,
+           meanwhile: Callable[[], object] | None = None) -> list[tuple[str, str, Record | None]]:
     """Read and extract `paths`: this process takes one share, `workers - 1` helper processes the rest.
 
     Helpers are plain `python -m runner.repomap._helper` subprocesses speaking marshal over pipes,
-    so they work from any caller (threads, scripts without a main guard, servers)."""
+    so they work from any caller (threads, scripts without a main guard, servers). `meanwhile`
+    runs once the helpers have their shares, so this process's other start-up (importing the
+    ranking code) overlaps their parsing. (A shared queue of small batches balanced no better on
+    two cores and cost more in messages.)"""
     if workers <= 1 or len(paths) < PARALLEL_MIN:
+        if meanwhile is not None:
+            meanwhile()
         return _parse_batch(str(root), paths)
     shares = [paths[i::workers] for i in range(workers)]  # interleaved: a fair mix of big and small files
     helpers = [
@@ -155,6 +161,8 @@ def _parse(root: Path, paths: list[str], workers: int) -> list[tuple[str, str, R
         assert helper.stdin is not None
         helper.stdin.write(marshal.dumps(share))
         helper.stdin.close()
+    if meanwhile is not None:
+        meanwhile()
     out = _parse_batch(str(root), shares[0])
     for helper, share in zip(helpers, shares[1:], strict=True):
         assert helper.stdout is not None
@@ -204,8 +212,10 @@ def listing(root: Path) -> Listing:
     return Listing(listed, kinds, wanted, digest.hexdigest())
 
 
-def load(root: Path, cache: TagCache, workers: int | None = None, listed: Listing | None = None) -> list[FileEntry]:
-    """Every file of the work tree at `root` with its kind and (for ranked files) its tags."""
+def load(root: Path, cache: TagCache, workers: int | None = None, listed: Listing | None = None,
+         meanwhile: Callable[[], object] | None = None) -> list[FileEntry]:
+    """Every file of the work tree at `root` with its kind and (for ranked files) its tags.
+    `meanwhile` runs while helpers parse (or at once when nothing needs parsing)."""
     workers = workers if workers is not None else (os.cpu_count() or 1)
     found = listed if listed is not None else listing(root)
     kinds, wanted = dict(found.kinds), found.wanted
@@ -214,13 +224,15 @@ def load(root: Path, cache: TagCache, workers: int | None = None, listed: Listin
     missing = [p for p, key in wanted.items() if key not in hits]
     if missing:
         fresh: dict[str, Record] = {}
-        for path, blob, record in _parse(root, missing, workers):
+        for path, blob, record in _parse(root, missing, workers, meanwhile):
             if record is None:
                 kinds[path] = Kind.OTHER
                 continue
             records[path] = record
             fresh[TagCache.key(blob, language_of(path))] = record
         cache.put_many(fresh)
+    elif meanwhile is not None:
+        meanwhile()
     entries: list[FileEntry] = []
     for path, _blob in found.listed:
         kind, record = kinds[path], records.get(path)

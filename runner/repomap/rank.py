@@ -186,8 +186,9 @@ class Snapshot:
 
 
 # What test frameworks put around the name of the unit under test: test_x.py, unittest_x.py,
-# x_test.go, x_tests.py, x.test.ts, x.spec.js, x_spec.rb, XTest.java, XTests.cs.
-_TEST_AFFIX = re.compile(r"^(?:test|tests|unittest|spec)[_.-]|[_.-](?:test|tests|spec)$|(?<=[a-z0-9])(?:Tests?|Spec)$")
+# x_test.go, x_tests.py, x.test.ts, x.spec.js, x_spec.rb, XTest.java, TestX.java, XTests.cs.
+_TEST_AFFIX = re.compile(
+    r"^(?:test|tests|unittest|spec)[_.-]|^Test(?=[A-Z])|[_.-](?:test|tests|spec)$|(?<=[a-z0-9])(?:Tests?|Spec)$")
 
 
 def _test_subjects(paths: Sequence[str], kinds: Sequence[Kind]) -> dict[int, list[int]]:

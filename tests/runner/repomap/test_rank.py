@@ -143,6 +143,7 @@ def test_code_whose_tests_read_like_the_issue_rises(make_repo: RepoFactory, monk
     ("src/ui/button.test.tsx", "src/ui/button.tsx"),
     ("src/ui/button.spec.ts", "src/ui/button.ts"),
     ("src/test/java/org/acme/ParserTest.java", "src/main/java/org/acme/Parser.java"),
+    ("src/test/java/org/acme/TestParser.java", "src/main/java/org/acme/Parser.java"),
     ("spec/models/user_spec.rb", "app/models/user.rb"),
 ])
 def test_a_test_file_is_paired_with_the_unit_it_names(test: str, subject: str) -> None:
