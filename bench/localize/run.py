@@ -135,11 +135,19 @@ def probe(clone: Path, commit: str, issue: str, work: Path) -> dict[str, Any]:
     issue_file = work / "probe-issue.txt"
     issue_file.write_text(issue)
     out: dict[str, Any] = {}
-    # Compiled bytecode as an installed package has it: written on the cold run (to a prefix in the
-    # work directory, never into the source tree) and read on the warm one, whatever
-    # PYTHONDONTWRITEBYTECODE the caller's environment sets.
+    # Compiled bytecode as an installed package has it (compiled at install time, not on the first
+    # map): a throwaway map of a small tree with a file per language first writes the bytecode of
+    # everything a map imports (ours, numpy, tree-sitter, the grammars) to a prefix in the work
+    # directory, never into the source tree, whatever PYTHONDONTWRITEBYTECODE the caller's
+    # environment sets. The cold map then starts with an empty tag cache and compiled code.
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     env["PYTHONPYCACHEPREFIX"] = str(work / "pycache")
+    warmup = work / "probe-warmup"
+    warmup.mkdir(exist_ok=True)
+    for name in ("a.py", "a.js", "a.ts", "a.tsx", "a.go", "a.rs", "A.java", "a.c", "a.cpp", "a.rb"):
+        (warmup / name).write_text("x\n" * 50)
+    subprocess.run([sys.executable, "-m", "bench.localize.probe", str(warmup), str(work / "probe-warmup.sqlite3"),
+                    str(issue_file)], capture_output=True, text=True, check=True, cwd=ROOT, env=env)
     for phase in ("cold", "warm"):
         proc = subprocess.run([sys.executable, "-m", "bench.localize.probe", str(clone), str(cache), str(issue_file)],
                               capture_output=True, text=True, check=True, cwd=ROOT, env=env)

@@ -322,7 +322,7 @@ def literal_evidence(snap: Snapshot, m: Mentions) -> _Evidence:
     return ev
 
 
-def test_evidence(snap: Snapshot, lexical: np.ndarray) -> _Evidence:
+def evidence_from_tests(snap: Snapshot, lexical: np.ndarray) -> _Evidence:
     """Code files whose tests match the issue's words. An issue's example often reads like the
     tests of the code at fault (same calls, same options), and tests rank below code, so what
     they match is passed on, at the best of its tests, to the unit they test."""
@@ -374,7 +374,7 @@ def rank_files(snap: Snapshot, m: Mentions, chosen: Sequence[str] = ()) -> Ranki
     lexical = _normalised(whole) + _normalised(local)
     parts = {"path": _normalised(paths.score), "symbol": _normalised(symbols.score), "lexical": _normalised(lexical),
              "literal": _normalised(literals.score)}
-    tests = test_evidence(snap, lexical)
+    tests = evidence_from_tests(snap, lexical)
     parts["tests"] = _normalised(tests.score)
     seed = sum(WEIGHTS[k] * v for k, v in parts.items()) * snap.kind_prior
     chosen_ids = [snap.ids[p] for p in chosen if p in snap.ids]
