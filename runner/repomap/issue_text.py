@@ -18,7 +18,6 @@ FRAME = 3.0  # a stack-trace frame of the code that failed
 CODE = 2.0  # inside backticks or a fenced / indented code block
 PROSE = 1.0  # plain text that looks like code (snake_case, CamelCase, dotted, called)
 
-TITLE_REPEAT = 2  # the first line (the title) summarises the issue: its words count three times
 _FENCE = re.compile(r"```.*?(?:```|\Z)", re.S)
 _TICKS = re.compile(r"`([^`\n]+)`")
 _PY_FRAME = re.compile(r'File "([^"]+)", line (\d+)(?:, in ([\w<>.]+))?')
@@ -46,6 +45,7 @@ class Mentions:
     qualified: dict[tuple[str, str], float] = field(default_factory=dict)  # (owner, member) from `A.b`
     errors: list[str] = field(default_factory=list)  # error messages (text after `SomeError:`)
     words: dict[str, float] = field(default_factory=dict)  # lower-cased words and identifier parts, with counts
+    title: dict[str, float] = field(default_factory=dict)  # the same for the first line, the issue's summary
     normalised: str = ""  # the whole text, lower case, white space collapsed (for verbatim matches)
 
     def add(self, table: dict[str, float], key: str, weight: float) -> None:
@@ -107,6 +107,18 @@ def _drop_tables(text: str) -> str:
 def clean(text: str) -> str:
     """The issue without HTML comments (template instructions) and environment dumps."""
     return _drop_tables(_ENV_LINE.sub("", _COMMENT.sub(" ", text)))
+
+
+def word_counts(text: str) -> dict[str, float]:
+    """Lower-cased words with their counts; an identifier counts whole and by its parts."""
+    counts: dict[str, float] = defaultdict(float)
+    for raw in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text):
+        lower = raw.lower()
+        counts[lower] += 1
+        for part in split_identifier(raw):
+            if part != lower:
+                counts[part] += 1
+    return dict(counts)
 
 
 def extract(text: str) -> Mentions:
@@ -177,13 +189,6 @@ def extract(text: str) -> Mentions:
         if len(message) >= 12:
             m.errors.append(message)
 
-    counts: dict[str, float] = defaultdict(float)
-    title = text.strip().split("\n", 1)[0]
-    for raw in re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text + ("\n" + title) * TITLE_REPEAT):
-        lower = raw.lower()
-        counts[lower] += 1
-        for part in split_identifier(raw):
-            if part != lower:
-                counts[part] += 1
-    m.words = dict(counts)
+    m.words = word_counts(text)
+    m.title = word_counts(text.strip().split("\n", 1)[0])
     return m

@@ -1,10 +1,13 @@
 """Ranking: fuse what the issue names with lexical relevance and the reference graph.
 
-Each file gets evidence from six sources, each scaled to [0, 1] by its best file so that no
+Each file gets evidence from seven sources, each scaled to [0, 1] by its best file so that no
 source's units matter:
-- lexical: BM25 of the issue's words (identifiers split into parts, the title counted thrice,
-  environment dumps removed) against the file's words and path, plus the BM25 of its best
-  40-line window, so words that meet in one function beat words scattered over a big module;
+- lexical: BM25 of the issue's words (identifiers split into parts, environment dumps removed)
+  against the file's words and path, plus the BM25 of its best 40-line window, so words that
+  meet in one function beat words scattered over a big module;
+- title: the same for the title's words alone. The title is the reporter's summary; the body is
+  mostly examples, logs and output, whose words often belong to the code that prints them (a
+  test runner's report, a reporter, a config loader) rather than to the code at fault;
 - symbol: BM25 of the identifiers the issue names against each file's defined names, plus a
   bonus where `Owner.member` matches a member defined inside `Owner`;
 - literal: string-literal fragments of the file (error messages, option names) that appear
@@ -42,7 +45,8 @@ from runner.repomap.tags import MIN_FRAGMENT, split_identifier
 # count half; the graph only breaks ties (it lowered recall@1 at any larger weight).
 # The tests source is indirect evidence (words met in a file's tests, not in the file), so it counts
 # between the graph's tie-breaking and the named sources (sensitivity: bench/localize/README.md).
-WEIGHTS = {"lexical": 1.0, "symbol": 0.5, "literal": 0.5, "path": 0.5, "tests": 0.25, "graph": 0.1}
+# The title counts half as much as the whole text, which includes it (sensitivity: bench/localize/README.md).
+WEIGHTS = {"lexical": 1.0, "title": 0.5, "symbol": 0.5, "literal": 0.5, "path": 0.5, "tests": 0.25, "graph": 0.1}
 _FIRST_WORD = re.compile(r"[a-z0-9_]+")
 KIND_PRIOR = {Kind.CODE: 1.0, Kind.TEST: 0.5, Kind.DOC: 0.3, Kind.TEXT: 0.3}
 CHUNK_CANDIDATES = 300  # files whose windows are scored (by whole-file BM25); the rest score 0 there
@@ -362,18 +366,25 @@ def symbol_scores(snap: Snapshot, i: int, m: Mentions) -> list[tuple[int, float]
     return out[:MAX_SYMBOLS]
 
 
-def rank_files(snap: Snapshot, m: Mentions, chosen: Sequence[str] = ()) -> Ranking:
-    paths, symbols, literals = path_evidence(snap, m), symbol_evidence(snap, m), literal_evidence(snap, m)
-    query = {w: c for w, c in m.words.items() if len(w) > 1}
+def _windowed(snap: Snapshot, words: dict[str, float]) -> np.ndarray:
+    """Whole-file BM25 plus the BM25 of the best CHUNK_LINES window (words must also meet in one
+    place), each scaled to [0, 1]. Windows are read only for the CHUNK_CANDIDATES files whose
+    whole-file score is best, so the cost does not grow with the repository."""
+    query = {w: c for w, c in words.items() if len(w) > 1}
     whole = snap.lexical.scores(query)
-    # Words must also meet in one place: the best CHUNK_LINES window of each candidate file.
     candidates = np.argsort(-whole * snap.kind_prior, kind="stable")[:CHUNK_CANDIDATES]
     windows = [_chunks(snap.entries[i]) for i in candidates]
     local = np.zeros(snap.n)
     local[candidates] = best_chunk_scores(windows, query, snap.lexical.idf, snap.avg_chunk_length)
-    lexical = _normalised(whole) + _normalised(local)
+    both: np.ndarray = _normalised(whole) + _normalised(local)
+    return both
+
+
+def rank_files(snap: Snapshot, m: Mentions, chosen: Sequence[str] = ()) -> Ranking:
+    paths, symbols, literals = path_evidence(snap, m), symbol_evidence(snap, m), literal_evidence(snap, m)
+    lexical = _windowed(snap, m.words)
     parts = {"path": _normalised(paths.score), "symbol": _normalised(symbols.score), "lexical": _normalised(lexical),
-             "literal": _normalised(literals.score)}
+             "literal": _normalised(literals.score), "title": _normalised(_windowed(snap, m.title))}
     tests = evidence_from_tests(snap, lexical)
     parts["tests"] = _normalised(tests.score)
     seed = sum(WEIGHTS[k] * v for k, v in parts.items()) * snap.kind_prior

@@ -135,6 +135,60 @@ def test_code_whose_tests_read_like_the_issue_rises(make_repo: RepoFactory, monk
     assert without[0] == "shop/inventory.py"
 
 
+JOBS = {
+    "jobs/report.py": '''def print_summary(run):
+    print("==== run summary ====")
+    print(f"jobs passed: {run.passed}")
+    print(f"jobs failed: {run.failed}")
+    print(f"retried jobs: {run.retried} (waited {run.waited} seconds)")
+    print(f"elapsed: {run.elapsed} seconds")
+    print(f"jobs skipped: {run.skipped}, jobs cancelled: {run.cancelled}")
+    print(f"slowest job: {run.slowest} ({run.slowest_seconds} seconds)")
+''',
+    "jobs/backoff.py": '''def next_delay(attempt, base, cap):
+    """Exponential backoff: the delay doubles with each attempt, up to the cap."""
+    delay = base * 2 ** attempt
+    log.info("attempt %d failed, next in %d seconds", attempt, delay)
+    return delay
+''',
+    "jobs/queue.py": '''class Queue:
+    def push(self, job):
+        self.pending.append(job)
+
+    def pop(self):
+        return self.pending.pop(0)
+''',
+    "jobs/store.py": '''def save(path, results):
+    with open(path, "w") as out:
+        out.write(repr(results))
+''',
+}
+CAP_IGNORED = '''Backoff delay ignores the cap
+
+With a cap of 60 the delay between attempts keeps doubling past it. My run:
+
+    attempt 4 failed, next in 640 seconds
+    ==== run summary ====
+    jobs passed: 3
+    jobs failed: 1
+    retried jobs: 4 (waited 640 seconds)
+    elapsed: 700 seconds
+    jobs skipped: 0, jobs cancelled: 0
+    slowest job: nightly-export (655 seconds)
+'''
+
+
+def test_the_title_counts_on_its_own_against_pasted_output(make_repo: RepoFactory,
+                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    root = make_repo(JOBS)
+    ranking = RepoMap(root).rank(CAP_IGNORED)
+    assert ranking.paths[0] == "jobs/backoff.py"
+    assert ranking.files[0].evidence["title"] == 1.0
+    # The body is mostly the output of the reporter: by its words alone the reporter wins.
+    monkeypatch.setitem(rank.WEIGHTS, "title", 0.0)
+    assert RepoMap(root).rank(CAP_IGNORED).paths[0] == "jobs/report.py"
+
+
 @pytest.mark.parametrize(("test", "subject"), [
     ("tests/test_cart.py", "shop/cart.py"),
     ("tests/unit/unittest_cart.py", "shop/cart.py"),
