@@ -211,3 +211,29 @@ def test_of_two_units_with_the_tested_name_the_nearer_one_is_paired() -> None:
     paths = ["src/a/util.py", "src/b/util.py", "tests/b/test_util.py", "tests/conftest.py", "tests/test_nothing.py"]
     kinds = [Kind.CODE, Kind.CODE, Kind.TEST, Kind.TEST, Kind.TEST]
     assert rank._test_subjects(paths, kinds) == {2: [1]}
+
+
+def test_garbage_collection_is_paused_while_mapping_and_restored_after(make_repo: RepoFactory,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    root = make_repo(JOBS)
+    seen: list[bool] = []
+    real = rank.rank_files
+
+    def spy(*args: object, **kwargs: object) -> rank.Ranking:
+        seen.append(gc.isenabled())
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(rank, "rank_files", spy)
+    assert gc.isenabled()
+    RepoMap(root).rank(CAP_IGNORED)
+    assert seen == [False] and gc.isenabled()
+
+    def broken(*_args: object, **_kwargs: object) -> rank.Ranking:
+        raise RuntimeError("ranking failed")
+
+    monkeypatch.setattr(rank, "rank_files", broken)
+    with pytest.raises(RuntimeError):
+        RepoMap(root).rank(CAP_IGNORED)
+    assert gc.isenabled()  # restored when ranking fails too
