@@ -80,7 +80,8 @@ def table(summary: dict[str, Any], probes: dict[str, Any]) -> str:
         cold, warm = probes["cold"], probes["warm"]
         lines.append("")
         lines.append(f"fresh process, {probes['repo']} at {probes['instance']} ({cold['files']} files, "
-                     f"{cold['ranked']} ranked): cold {cold['seconds']:.2f}s, warm {warm['seconds']:.2f}s; "
+                     f"{cold['ranked']} ranked): cold {cold['seconds']:.2f}s (cache written by "
+                     f"{cold.get('stored_seconds', cold['seconds']):.2f}s), warm {warm['seconds']:.2f}s; "
                      f"peak RSS {cold['peak_rss_mib']:.0f} MiB (+ parse helper {cold['helpers_peak_rss_mib']:.0f} MiB)")
     ours = summary.get("overall", {}).get("ours")
     aider = summary.get("overall", {}).get("aider")

@@ -90,3 +90,43 @@ def test_a_fresh_cache_on_the_same_file_reads_the_stored_snapshot(
     (root / "netlib/util.py").write_text("X = 1\n")  # content changed: a new fingerprint, a rebuild
     RepoMap(root, TagCache(db)).rank("x")
     assert loads == ["load"]
+
+
+def test_a_process_that_exits_right_after_its_map_has_stored_it(make_repo: RepoFactory, tmp_path: Path) -> None:
+    # Writes go to SQLite on a writer thread; a short-lived process (`ai-fix map`) must still store them.
+    import subprocess
+    import sys
+
+    root = make_repo(HTTPLIB)
+    db = tmp_path / "tags.sqlite3"
+    script = ("import sys; from pathlib import Path; from runner.repomap import RepoMap, TagCache; "
+              "m = RepoMap(Path(sys.argv[1]), TagCache(Path(sys.argv[2]))); print(m.rank('timeout').paths[0])")
+    out = subprocess.run([sys.executable, "-c", script, str(root), str(db)], capture_output=True, text=True,
+                         check=True, cwd=Path(__file__).resolve().parents[3])
+    assert out.stdout.strip()
+    cache = TagCache(db)
+    listed = index.listing(root)
+    assert len(cache) == len(listed.wanted) > 0  # every ranked file's tags
+    assert cache.snapshot(listed.fingerprint) is not None
+
+
+def test_a_cache_that_cannot_be_written_costs_a_miss_not_the_map(make_repo: RepoFactory, tmp_path: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch,
+                                                                 caplog: pytest.LogCaptureFixture) -> None:
+    root = make_repo(HTTPLIB)
+    db = tmp_path / "tags.sqlite3"
+    cache = TagCache(db)
+
+    def full(*_args: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(cache, "_write_tags", full)
+    monkeypatch.setattr(cache, "_write_snapshot", full)
+    expected = RepoMap(root, TagCache(None)).rank("timeout in the session").paths
+    assert RepoMap(root, cache).rank("timeout in the session").paths == expected
+    cache.flush()
+    assert "a write failed" in caplog.text
+    monkeypatch.undo()
+    parsed = _parsed(monkeypatch)
+    assert RepoMap(root, TagCache(db)).rank("timeout in the session").paths == expected  # nothing was stored
+    assert sorted(parsed) == sorted(index.listing(root).wanted)
