@@ -66,16 +66,25 @@ def split_identifier(word: str) -> tuple[str, ...]:
     return tuple(p.lower() for chunk in word.split("_") if chunk for p in _CAMEL.findall(chunk) if len(p) > 1)
 
 
-def words(data: bytes) -> Counter[str]:
+_TERMS: dict[bytes, tuple[str, ...]] = {}  # raw word -> its terms; identifiers repeat across a repository's files
+
+
+def _terms(raw: bytes) -> tuple[str, ...]:
+    if len(_TERMS) >= 1 << 18:
+        _TERMS.clear()
+    word = raw.decode("ascii")
+    lower = word.lower()
+    found = _TERMS[raw] = (lower, *(p for p in split_identifier(word) if p != lower))
+    return found
+
+
+def words(data: bytes) -> dict[str, int]:
     """Lower-cased words and, for compound identifiers, their parts (each part once per occurrence)."""
-    out: Counter[str] = Counter()
+    out: dict[str, int] = {}
+    get = out.get
     for raw, n in Counter(_WORD.findall(data)).items():
-        word = raw.decode("ascii")
-        lower = word.lower()
-        out[lower] += n
-        for part in split_identifier(word):
-            if part != lower:
-                out[part] += n
+        for term in _TERMS.get(raw) or _terms(raw):
+            out[term] = get(term, 0) + n
     return out
 
 
@@ -127,14 +136,16 @@ def extract(path: str, data: bytes) -> FileTags:
     all_lines = data.split(b"\n")
     language = language_of(path)
     if len(all_lines) <= CHUNK_LINES or language is None:  # prose is matched as a whole
-        terms = dict(words(data))
+        terms = words(data)
         tags = FileTags(terms=terms, lines=len(all_lines), chunks=[terms])
     else:
         chunks = [words(b"\n".join(all_lines[k : k + CHUNK_LINES])) for k in range(0, len(all_lines), CHUNK_LINES)]
-        total: Counter[str] = Counter()
+        total: dict[str, int] = {}
+        get = total.get
         for chunk in chunks:
-            total.update(chunk)
-        tags = FileTags(terms=dict(total), lines=len(all_lines), chunks=[dict(c) for c in chunks])
+            for term, n in chunk.items():
+                total[term] = get(term, 0) + n
+        tags = FileTags(terms=total, lines=len(all_lines), chunks=chunks)
     compiled = _query(language) if language else None
     if compiled is None or language is None:
         return tags
@@ -143,18 +154,20 @@ def extract(path: str, data: bytes) -> FileTags:
     parser, query = compiled
     tree = parser.parse(data)
     found: list[tuple[int, int, str, str, int, int]] = []
-    refs: Counter[str] = Counter()
+    ref_texts: list[bytes | None] = []  # counted and decoded once per name, not per occurrence
     literals: set[str] = set()
     seen: set[tuple[int, int]] = set()
     for _pattern, captures in QueryCursor(query).matches(tree.root_node):
         names = captures.get("name")
+        if names is None:
+            ref_nodes = captures.get("ref")
+            if ref_nodes is not None:
+                ref_texts.extend(node.text for node in ref_nodes)
+                continue
         for node in captures.get("lit", ()):
             if node.text and len(literals) < MAX_FRAGMENTS:
                 literals.update(fragments(node.text.decode("utf-8", "replace")))
         if names is None:
-            for node in captures.get("ref", ()):
-                if node.text:
-                    refs[node.text.decode("utf-8", "replace")] += 1
             continue
         for key, nodes in captures.items():
             if not key.startswith("def."):
@@ -176,7 +189,12 @@ def extract(path: str, data: bytes) -> FileTags:
             kind = "method"
         tags.defs.append(Definition(def_name, kind, line, end_line, parent, _signature(lines, line, language)))
         stack.append((-neg_end, len(tags.defs) - 1))
-    tags.refs = dict(refs)
+    refs: dict[str, int] = {}
+    for text, n in Counter(ref_texts).items():
+        if text:
+            ref = text.decode("utf-8", "replace")
+            refs[ref] = refs.get(ref, 0) + n
+    tags.refs = refs
     tags.literals = sorted(literals)
     tags.parsed = True
     return tags
