@@ -38,6 +38,11 @@ _pending: dict[str, list[Future[None]]] = {}
 _pending_lock = threading.Lock()
 
 
+def _writes_key(path: Path | None) -> str:
+    """One key per database file, however its path is spelled."""
+    return str(Path(path).resolve()) if path is not None else ""
+
+
 def _wait_for_writes(path: str) -> None:
     with _pending_lock:
         futures = list(_pending.get(path, ()))
@@ -55,7 +60,7 @@ class TagCache:
         self.snapshots: OrderedDict[str, Any] = OrderedDict()  # fingerprint -> rank.Snapshot, most recent last
         self._db: sqlite3.Connection | None = None
         if path is not None:
-            _wait_for_writes(str(path))
+            _wait_for_writes(_writes_key(path))
             path.parent.mkdir(parents=True, exist_ok=True)
             self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -106,7 +111,7 @@ class TagCache:
 
     def _behind(self, write: Callable[..., None], *args: Any) -> None:
         """Run `write` on the writer thread; its failure is logged, never raised."""
-        path = str(self.path)
+        path = _writes_key(self.path)
 
         def run() -> None:
             try:
@@ -134,7 +139,7 @@ class TagCache:
     def flush(self) -> None:
         """Wait until every write made so far is on disk."""
         if self.path is not None:
-            _wait_for_writes(str(self.path))
+            _wait_for_writes(_writes_key(self.path))
 
     def _remember(self, key: str, record: Record) -> None:
         if len(self._mem) >= self._memory_limit:

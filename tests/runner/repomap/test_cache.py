@@ -130,3 +130,21 @@ def test_a_cache_that_cannot_be_written_costs_a_miss_not_the_map(make_repo: Repo
     parsed = _parsed(monkeypatch)
     assert RepoMap(root, TagCache(db)).rank("timeout in the session").paths == expected  # nothing was stored
     assert sorted(parsed) == sorted(index.listing(root).wanted)
+
+
+def test_a_new_cache_on_the_same_file_waits_for_the_pending_writes(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    first = TagCache(tmp_path / "tags.sqlite3")
+    real = first._write_tags
+
+    def slow(records: dict[str, tuple[object, ...]]) -> None:
+        time.sleep(0.3)
+        real(records)
+
+    monkeypatch.setattr(first, "_write_tags", slow)
+    first.put_many({"k1": ("code", None), "k2": ("code", None)})
+    (tmp_path / "sub").mkdir()
+    second = TagCache(tmp_path / "sub" / ".." / "tags.sqlite3")  # the same file, spelled differently
+    assert second.get_many(["k1", "k2"]) == {"k1": ("code", None), "k2": ("code", None)}
