@@ -105,13 +105,18 @@ def fragments(literal: str) -> list[str]:
     return out
 
 
+# Grammars whose node names are another's: TSX is TypeScript plus JSX, so TypeScript's query serves it.
+_QUERY_OF = {"tsx": "typescript"}
+
+
 @cache
 def _query(language: str) -> tuple[Any, Any] | None:
     from tree_sitter import Parser, Query
     from tree_sitter_language_pack import get_language
 
+    name = _QUERY_OF.get(language, language)
     try:
-        text = resources.files("runner.repomap").joinpath("queries").joinpath(f"{language}.scm").read_text()
+        text = resources.files("runner.repomap").joinpath("queries").joinpath(f"{name}.scm").read_text()
     except FileNotFoundError:
         return None
     lang = get_language(language)  # type: ignore[arg-type]
