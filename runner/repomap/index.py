@@ -130,16 +130,16 @@ def _record(path: str, data: bytes) -> Record:
     return (None, extract(path, data).dump())
 
 
-def _parse_batch(root: str, paths: list[str]) -> list[tuple[str, str, Record | None]]:
-    out: list[tuple[str, str, Record | None]] = []
+def _parse_batch(root: str, paths: list[str]) -> list[tuple[str, Record | None]]:
+    out: list[tuple[str, Record | None]] = []
     for path in paths:
         data = _read(Path(root), path)
-        out.append((path, blob_id(data) if data is not None else "", None if data is None else _record(path, data)))
+        out.append((path, None if data is None else _record(path, data)))
     return out
 
 
 def _parse(root: Path, paths: list[str], workers: int,
-           meanwhile: Callable[[], object] | None = None) -> list[tuple[str, str, Record | None]]:
+           meanwhile: Callable[[], object] | None = None) -> list[tuple[str, Record | None]]:
     """Read and extract `paths`: this process takes one share, `workers - 1` helper processes the rest.
 
     Helpers are plain `python -m runner.repomap._helper` subprocesses speaking marshal over pipes,
@@ -224,12 +224,14 @@ def load(root: Path, cache: TagCache, workers: int | None = None, listed: Listin
     missing = [p for p, key in wanted.items() if key not in hits]
     if missing:
         fresh: dict[str, Record] = {}
-        for path, blob, record in _parse(root, missing, workers, meanwhile):
+        for path, record in _parse(root, missing, workers, meanwhile):
             if record is None:
                 kinds[path] = Kind.OTHER
                 continue
             records[path] = record
-            fresh[TagCache.key(blob, language_of(path))] = record
+            # Under the key it was looked up by: for a clean file that is git's blob id, which differs
+            # from the bytes on disk when checkout converts them (eol=crlf, filters).
+            fresh[wanted[path]] = record
         cache.put_many(fresh)
     elif meanwhile is not None:
         meanwhile()

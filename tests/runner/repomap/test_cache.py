@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -148,3 +149,19 @@ def test_a_new_cache_on_the_same_file_waits_for_the_pending_writes(tmp_path: Pat
     (tmp_path / "sub").mkdir()
     second = TagCache(tmp_path / "sub" / ".." / "tags.sqlite3")  # the same file, spelled differently
     assert second.get_many(["k1", "k2"]) == {"k1": ("code", None), "k2": ("code", None)}
+
+
+def test_files_that_checkout_converts_are_found_in_the_cache(make_repo: RepoFactory, tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    # With eol=crlf the bytes on disk differ from the blob git stores: the lookup key is the blob's id.
+    root = make_repo({**HTTPLIB, ".gitattributes": "*.py text eol=crlf\n"})
+    for path in HTTPLIB:
+        (root / path).unlink()
+    subprocess.run(["git", "-C", str(root), "checkout", "--", "."], check=True)
+    assert b"\r\n" in (root / "netlib/session.py").read_bytes()
+    cache = TagCache(tmp_path / "tags.sqlite3")
+    RepoMap(root, cache).rank("x")
+    parsed = _parsed(monkeypatch)
+    (root / "netlib/extra.py").write_text("def extra():\n    pass\n")  # a new tree, so no stored snapshot
+    RepoMap(root, TagCache(tmp_path / "tags.sqlite3")).rank("timeout")  # a fresh cache: rows from SQLite
+    assert parsed == ["netlib/extra.py"]
