@@ -57,7 +57,7 @@ def _file_block(path: str, defs: list[Definition], shown: set[int]) -> list[str]
     last_line = -1
     for d in sorted(wanted, key=lambda k: (defs[k].line, k)):
         definition = defs[d]
-        if definition.line <= last_line and definition.line != defs[d].line:
+        if definition.line == last_line:  # scopes opened on one line (`namespace a { class B { void c(); } }`)
             continue
         if last_line >= 0 and definition.line > last_line + 1:
             lines.append("⋮")

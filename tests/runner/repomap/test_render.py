@@ -42,7 +42,9 @@ def test_a_small_repository_is_shown_whole(make_repo: RepoFactory) -> None:
 def test_definitions_appear_inside_their_scopes(make_repo: RepoFactory) -> None:
     repo_map = RepoMap(make_repo(HTTPLIB))
     text = repo_map.render(repo_map.rank("`Session.merge_settings` drops None"), 400)
-    first = text.split("\n\n")[0]
+    lines = text.split("\n")
+    end = next(i for i in range(1, len(lines)) if not lines[i].startswith(("│", "⋮")))
+    first = "\n".join(lines[:end])  # the first file's block: its path, then its definitions
     assert first.startswith("netlib/session.py:\n")
     assert "│class Session:" in first
     assert "│    def merge_settings(self, request_settings, session_settings):" in first
@@ -54,3 +56,11 @@ def test_a_tiny_budget_still_names_the_best_file(make_repo: RepoFactory) -> None
     text = repo_map.render(repo_map.rank("`Session.merge_settings` drops None"), 12)
     assert text.startswith("netlib/session.py:")
     assert approx_tokens(text) <= 12
+
+
+def test_scopes_opened_on_one_line_show_that_line_once(make_repo: RepoFactory) -> None:
+    root = make_repo({"src/geo.cpp": "namespace geo { struct Point { int norm() const; }; }\n"
+                                     "int unrelated_helper() { return 0; }\n"})
+    repo_map = RepoMap(root)
+    text = repo_map.render(repo_map.rank("`Point::norm` overflows"), 1000)
+    assert text.count("│namespace geo { struct Point { int norm() const; }; }") == 1
