@@ -7,7 +7,8 @@ tree's tags and snapshot took a quarter of a cold map (0.15 s of 0.65 s on pylin
 in this process needs them on disk, since the memory layer already has them. Another process, or
 another `TagCache` on the same file in this one (which waits for the pending writes when it is
 opened), reads them from disk. A write that fails (disk full, database locked) costs a later
-cache miss, never the map: it is logged and dropped.
+cache miss, never the map: it is logged and dropped. Likewise a read that fails or a damaged row is
+a miss, and a file that cannot be opened as a database leaves the cache in memory only.
 """
 
 from __future__ import annotations
@@ -61,13 +62,25 @@ class TagCache:
         self._db: sqlite3.Connection | None = None
         if path is not None:
             _wait_for_writes(_writes_key(path))
-            path.parent.mkdir(parents=True, exist_ok=True)
-            self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.execute("CREATE TABLE IF NOT EXISTS tags (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
-            self._db.execute("CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, used REAL NOT NULL, "
-                             "value BLOB NOT NULL)")
+            try:
+                self._db = self._open(path)
+            except (OSError, sqlite3.Error) as exc:  # unwritable, not a database, locked: work in memory
+                log.warning("tag cache %s cannot be used (%s); caching in memory only", path, exc)
+
+    @staticmethod
+    def _open(path: Path) -> sqlite3.Connection:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.execute("CREATE TABLE IF NOT EXISTS tags (key TEXT PRIMARY KEY, value BLOB NOT NULL)")
+            db.execute("CREATE TABLE IF NOT EXISTS snapshots (key TEXT PRIMARY KEY, used REAL NOT NULL, "
+                       "value BLOB NOT NULL)")
+        except sqlite3.Error:
+            db.close()
+            raise
+        return db
 
     @staticmethod
     def key(blob: str, grammar: str | None) -> str:
@@ -84,13 +97,22 @@ class TagCache:
                 else:
                     found[key] = hit
             if self._db is not None and missing:
-                for i in range(0, len(missing), 500):
-                    chunk = missing[i : i + 500]
-                    marks = ",".join("?" * len(chunk))
-                    for key, value in self._db.execute(f"SELECT key, value FROM tags WHERE key IN ({marks})", chunk):
+                rows: list[tuple[str, bytes]] = []
+                try:
+                    for i in range(0, len(missing), 500):
+                        chunk = missing[i : i + 500]
+                        marks = ",".join("?" * len(chunk))
+                        rows.extend(self._db.execute(f"SELECT key, value FROM tags WHERE key IN ({marks})", chunk))
+                except sqlite3.Error as exc:  # locked, corrupt: these are misses, parsed again
+                    log.warning("tag cache %s: reading failed (%s); parsing instead", self.path, exc)
+                    rows = []
+                for key, value in rows:
+                    try:
                         record = marshal.loads(zlib.decompress(value))
-                        found[key] = record
-                        self._remember(key, record)
+                    except (zlib.error, ValueError, EOFError, TypeError):  # a damaged row: a miss
+                        continue
+                    found[key] = record
+                    self._remember(key, record)
         return found
 
     def put_many(self, records: Mapping[str, Record]) -> None:
@@ -102,12 +124,22 @@ class TagCache:
 
     def _write_tags(self, records: dict[str, Record]) -> None:
         rows = [(k, zlib.compress(marshal.dumps(v), 1)) for k, v in records.items()]
+        self._transaction(("INSERT OR REPLACE INTO tags (key, value) VALUES (?, ?)", rows, True))
+
+    def _transaction(self, *statements: tuple[str, Any, bool]) -> None:
+        """(sql, parameters, many) in one transaction, rolled back under the same lock if one fails,
+        so no other statement on the shared connection can slip into it."""
         with self._lock:
             if self._db is None:
                 return
             self._db.execute("BEGIN")
-            self._db.executemany("INSERT OR REPLACE INTO tags (key, value) VALUES (?, ?)", rows)
-            self._db.execute("COMMIT")
+            try:
+                for sql, params, many in statements:
+                    (self._db.executemany if many else self._db.execute)(sql, params)
+                self._db.execute("COMMIT")
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
 
     def _behind(self, write: Callable[..., None], *args: Any) -> None:
         """Run `write` on the writer thread; its failure is logged, never raised."""
@@ -118,9 +150,6 @@ class TagCache:
                 write(*args)
             except Exception:  # a cache that cannot be written is a slower cache, not a failed map
                 log.warning("tag cache %s: a write failed; it will be recomputed when needed", path, exc_info=True)
-                with self._lock:
-                    if self._db is not None and self._db.in_transaction:
-                        self._db.execute("ROLLBACK")
 
         future = _writer.submit(run)
         with _pending_lock:
@@ -162,16 +191,20 @@ class TagCache:
             if self._db is None:
                 return None
             key = self._snapshot_key(fingerprint)
-            row = self._db.execute("SELECT value FROM snapshots WHERE key = ?", (key,)).fetchone()
+            try:
+                row = self._db.execute("SELECT value FROM snapshots WHERE key = ?", (key,)).fetchone()
+            except sqlite3.Error as exc:  # locked, corrupt: rebuild
+                log.warning("tag cache %s: reading a snapshot failed (%s); rebuilding it", self.path, exc)
+                return None
             if row is None:
                 return None
             try:
                 found = pickle.loads(zlib.decompress(row[0]))
-            except Exception:  # a row from another version of the code: rebuild
+            except Exception:  # a row from another version of the code, or damaged: rebuild
                 return None
-            self._db.execute("UPDATE snapshots SET used = julianday('now') WHERE key = ?", (key,))
             self._keep_in_memory(fingerprint, found)
-            return found
+        self._behind(self._transaction, ("UPDATE snapshots SET used = julianday('now') WHERE key = ?", (key,), False))
+        return found
 
     def keep_snapshot(self, fingerprint: str, snapshot: Any, keep: int = 4) -> None:
         """Remember a built snapshot (its tables cost more to build than to keep) for the next issue,
@@ -183,15 +216,11 @@ class TagCache:
 
     def _write_snapshot(self, key: str, snapshot: Any) -> None:
         value = zlib.compress(pickle.dumps(snapshot, protocol=pickle.HIGHEST_PROTOCOL), 1)
-        with self._lock:
-            if self._db is None:
-                return
-            self._db.execute("BEGIN")
-            self._db.execute("INSERT OR REPLACE INTO snapshots (key, used, value) VALUES (?, julianday('now'), ?)",
-                             (key, value))
-            self._db.execute("DELETE FROM snapshots WHERE key NOT IN "
-                             "(SELECT key FROM snapshots ORDER BY used DESC LIMIT ?)", (KEEP_SNAPSHOTS,))
-            self._db.execute("COMMIT")
+        self._transaction(
+            ("INSERT OR REPLACE INTO snapshots (key, used, value) VALUES (?, julianday('now'), ?)",
+             (key, value), False),
+            ("DELETE FROM snapshots WHERE key NOT IN (SELECT key FROM snapshots ORDER BY used DESC LIMIT ?)",
+             (KEEP_SNAPSHOTS,), False))
 
     def _keep_in_memory(self, fingerprint: str, snapshot: Any, keep: int = 4) -> None:
         self.snapshots[fingerprint] = snapshot
@@ -210,4 +239,6 @@ class TagCache:
             return len(self._mem)
         self.flush()
         with self._lock:
+            if self._db is None:
+                return len(self._mem)
             return int(self._db.execute("SELECT count(*) FROM tags").fetchone()[0])

@@ -76,10 +76,7 @@ def cmd_map(args: argparse.Namespace) -> int:
             return 2
     else:
         issue = args.issue
-    try:
-        cache = TagCache(cache_path())
-    except OSError:  # an unwritable cache directory: work from memory
-        cache = TagCache(None)
+    cache = TagCache(cache_path())  # an unusable cache file falls back to memory, with a warning
     repo_map = RepoMap(args.repo, cache)
     ranking = repo_map.rank(issue)
     text = repo_map.render(ranking, args.tokens)

@@ -165,3 +165,33 @@ def test_files_that_checkout_converts_are_found_in_the_cache(make_repo: RepoFact
     (root / "netlib/extra.py").write_text("def extra():\n    pass\n")  # a new tree, so no stored snapshot
     RepoMap(root, TagCache(tmp_path / "tags.sqlite3")).rank("timeout")  # a fresh cache: rows from SQLite
     assert parsed == ["netlib/extra.py"]
+
+
+def test_an_unusable_cache_file_leaves_the_cache_in_memory(make_repo: RepoFactory, tmp_path: Path,
+                                                           caplog: pytest.LogCaptureFixture) -> None:
+    (tmp_path / "tags.sqlite3").mkdir()  # a directory where the database should be
+    (tmp_path / "garbage.sqlite3").write_bytes(b"not a database" * 100)
+    root = make_repo(HTTPLIB)
+    expected = RepoMap(root, TagCache(None)).rank("timeout in the session").paths
+    for name in ("tags.sqlite3", "garbage.sqlite3"):
+        cache = TagCache(tmp_path / name)
+        assert RepoMap(root, cache).rank("timeout in the session").paths == expected
+        assert len(cache) > 0  # kept in memory
+    assert caplog.text.count("caching in memory only") == 2
+
+
+def test_a_damaged_row_is_a_miss(make_repo: RepoFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import sqlite3
+
+    root = make_repo(HTTPLIB)
+    db = tmp_path / "tags.sqlite3"
+    cache = TagCache(db)
+    expected = RepoMap(root, cache).rank("timeout in the session").paths
+    cache.close()
+    key = index.listing(root).wanted["netlib/session.py"]
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE tags SET value = ? WHERE key = ?", (b"\x00damaged", key))
+        conn.execute("DELETE FROM snapshots")
+    parsed = _parsed(monkeypatch)
+    assert RepoMap(root, TagCache(db)).rank("timeout in the session").paths == expected
+    assert parsed == ["netlib/session.py"]  # parsed again; every other file came from its row
