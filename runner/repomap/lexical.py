@@ -34,7 +34,6 @@ class Lexical:
         self.tf = counts[order]
         self.avg = float(self.lengths.mean()) if self.n else 1.0
         self._norm = K1 * (1 - B + B * self.lengths / max(self.avg, 1.0))
-        self.idf: dict[str, float] = {}
 
     def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """(document ids, counts) of the documents containing `term`."""
@@ -54,16 +53,17 @@ class Lexical:
                 out[term] = math.log(1 + (self.n - df + 0.5) / (df + 0.5))
         return out
 
-    def scores(self, query: Mapping[str, float], weighted: bool = False) -> np.ndarray:
+    def scores(self, query: Mapping[str, float], weighted: bool = False,
+               idf: Mapping[str, float] | None = None) -> np.ndarray:
         """BM25 of every document for a bag of query words. A word's value is its count damped by
-        a log, or (`weighted`) a weight given as is."""
+        a log, or (`weighted`) a weight given as is. `idf` is `idf_of(query)` when the caller has it.
+        Nothing is kept on the index: a snapshot's index serves concurrent queries."""
         out = np.zeros(self.n)
-        self.idf = self.idf_of(query)
-        for term, idf in self.idf.items():
+        for term, rarity in (idf if idf is not None else self.idf_of(query)).items():
             docs, tf = self.postings(term)
             count = query[term]
             value = count if weighted else 1 + math.log(count)
-            out[docs] += value * idf * tf * (K1 + 1) / (tf + self._norm[docs])
+            out[docs] += value * rarity * tf * (K1 + 1) / (tf + self._norm[docs])
         return out
 
 

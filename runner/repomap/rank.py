@@ -371,11 +371,12 @@ def _windowed(snap: Snapshot, words: dict[str, float]) -> np.ndarray:
     place), each scaled to [0, 1]. Windows are read only for the CHUNK_CANDIDATES files whose
     whole-file score is best, so the cost does not grow with the repository."""
     query = {w: c for w, c in words.items() if len(w) > 1}
-    whole = snap.lexical.scores(query)
+    idf = snap.lexical.idf_of(query)
+    whole = snap.lexical.scores(query, idf=idf)
     candidates = np.argsort(-whole * snap.kind_prior, kind="stable")[:CHUNK_CANDIDATES]
     windows = [_chunks(snap.entries[i]) for i in candidates]
     local = np.zeros(snap.n)
-    local[candidates] = best_chunk_scores(windows, query, snap.lexical.idf, snap.avg_chunk_length)
+    local[candidates] = best_chunk_scores(windows, query, idf, snap.avg_chunk_length)
     both: np.ndarray = _normalised(whole) + _normalised(local)
     return both
 
