@@ -126,14 +126,3 @@ def kind_by_content(size: int, head: bytes) -> Kind | None:
     if _GENERATED_MARK.search(head[:1024]):
         return Kind.GENERATED
     return None
-
-
-def classify(path: str, size: int, head: bytes) -> Kind:
-    """Kind of a file from its path, size and first bytes (`head`, up to SNIFF_BYTES)."""
-    by_path = kind_by_path(path)
-    if by_path is not None:
-        return by_path
-    by_name = kind_by_name(path)
-    if by_name is Kind.OTHER:
-        return by_name
-    return kind_by_content(size, head) or by_name

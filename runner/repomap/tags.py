@@ -184,7 +184,6 @@ def extract(path: str, data: bytes) -> FileTags:
             found.append((node.start_byte, -node.end_byte, name.text.decode("utf-8", "replace"), key[4:],
                           node.start_point[0], node.end_point[0]))
     found.sort()
-    lines = data.split(b"\n")
     stack: list[tuple[int, int]] = []  # (end_byte, index)
     for start, neg_end, def_name, kind, line, end_line in found:
         while stack and stack[-1][0] <= start:
@@ -192,7 +191,7 @@ def extract(path: str, data: bytes) -> FileTags:
         parent = stack[-1][1] if stack else -1
         if kind == "function" and parent >= 0 and tags.defs[parent].kind in ("class", "struct", "impl", "module"):
             kind = "method"
-        tags.defs.append(Definition(def_name, kind, line, end_line, parent, _signature(lines, line, language)))
+        tags.defs.append(Definition(def_name, kind, line, end_line, parent, _signature(all_lines, line, language)))
         stack.append((-neg_end, len(tags.defs) - 1))
     refs: dict[str, int] = {}
     for text, n in Counter(ref_texts).items():
