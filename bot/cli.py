@@ -23,9 +23,9 @@ def _settings() -> Settings:
 
 def _reap(settings: Settings) -> None:
     try:
-        from runner.sandbox import docker_client_from_env, reap
+        from runner import reap_sandboxes
 
-        removed = len(reap(docker_client_from_env()))
+        removed = reap_sandboxes()
         if removed:
             log.info("removed %d sandbox container(s) left by an earlier crash", removed)
     except Exception as exc:  # the receiver must start even when Docker is briefly unavailable
@@ -94,12 +94,10 @@ def parser() -> argparse.ArgumentParser:
     worker = sub.add_parser("worker", help="run queued jobs (no webhook receiver)")
     worker.set_defaults(func=cmd_worker)
     from bot import solve_cmd
-    from runner import sandbox_cli
-    from runner.repomap import cli as map_cli
+    from runner import add_cli_commands
 
     solve_cmd.add_parser(sub)
-    sandbox_cli.add_parser(sub)
-    map_cli.add_parser(sub)
+    add_cli_commands(sub)
     return top
 
 

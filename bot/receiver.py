@@ -19,7 +19,7 @@ from bot.routing import Ignore, decide
 from bot.settings import Settings
 from bot.signature import verify
 from bot.store import Store
-from runner.models import ModelPair
+from runner import ModelPair
 
 log = logging.getLogger("ai_fix.receiver")
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub never delivers larger payloads

@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from bot.github import clip
-from runner.outcome import Attempt, CommandRun, Outcome, Verdict
+from runner import Attempt, CommandResult, Outcome, Verdict
 
 _VERDICTS = {
     Verdict.PLAUSIBLE: "plausible: the edits applied, with no new lint error and no new test failure",
@@ -24,7 +24,7 @@ _VERDICTS = {
 }
 
 
-def _result(run: CommandRun | None) -> str:
+def _result(run: CommandResult | None) -> str:
     if run is None:
         return "not run"
     if run.timed_out:

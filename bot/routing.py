@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from bot import commands
-from runner.models import ModelPair, UnknownModel, resolve
+from runner import ModelPair, UnknownModel, resolve
 
 JobKind = Literal["run", "cancel", "reply"]
 

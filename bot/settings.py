@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runner.models import DEFAULT_ALIASES, ModelPair
+from runner import DEFAULT_ALIASES, ModelPair
 
 
 class SettingsError(ValueError):
@@ -89,7 +89,7 @@ class Settings(BaseSettings):
         return self.github_app_id
 
     def alternates(self) -> tuple[ModelPair, ...]:
-        from runner.models import UnknownModel, resolve
+        from runner import UnknownModel, resolve
 
         aliases = self.model_aliases()
         try:

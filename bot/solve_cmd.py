@@ -14,14 +14,22 @@ import tempfile
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError
-from runner import context
-from runner.engine import Issue
-from runner.errors import RunnerError
-from runner.llm import LiteLLMChat
-from runner.models import ModelPair, UnknownModel, resolve
-from runner.outcome import Outcome
-from runner.solve import Overrides, SolveDeps, SolveRequest, solve
-from runner.workspace import Workspace
+from runner import (
+    Issue,
+    LiteLLMChat,
+    ModelPair,
+    Outcome,
+    Overrides,
+    RunnerError,
+    SolveDeps,
+    SolveRequest,
+    UnknownModel,
+    Workspace,
+    docker_sandbox_factory,
+    resolve,
+    solve,
+    structured_map,
+)
 
 
 def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -79,15 +87,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"ai-fix solve: {detail}", file=sys.stderr)
         return 2
     title, _, body = text.partition("\n")
-    from runner.docker_factory import docker_sandbox_factory
-
     with tempfile.TemporaryDirectory(prefix="ai-fix-solve-") as scratch:
         sandbox = docker_sandbox_factory(settings.sandbox_image,
                                          [p.strip() for p in settings.allowed_images.split(",") if p.strip()])
         deps = SolveDeps(workspace=Workspace(Path(scratch)),
                          chat=LiteLLMChat(api_base=args.api_base or settings.llm_api_base),
                          sandbox=sandbox, setup=sandbox.prepare, aliases=settings.model_aliases(),
-                         repo_map=context.structured_map(settings.data_dir / "repomap.sqlite3"),
+                         repo_map=structured_map(settings.data_dir / "repomap.sqlite3"),
                          progress=lambda message: print(f"… {message}", file=sys.stderr))
         files = tuple(f.strip() for f in args.files.split(",") if f.strip())
         request = SolveRequest(

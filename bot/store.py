@@ -56,9 +56,6 @@ CREATE TABLE IF NOT EXISTS issues (
 );
 """
 
-ACTIVE_STATES = ("new", "queued", "running")
-
-
 @dataclass(frozen=True)
 class Job:
     id: int

@@ -11,13 +11,10 @@ from bot.github import GitHubApp
 from bot.settings import Settings
 from bot.store import Store
 from bot.worker import Worker
+from runner import LiteLLMChat, SolveDeps, Workspace, docker_sandbox_factory, structured_map
 
 if TYPE_CHECKING:
-    from runner.docker_factory import DockerFactory
-from runner import context
-from runner.llm import LiteLLMChat
-from runner.solve import SolveDeps
-from runner.workspace import Workspace
+    from runner import DockerFactory
 
 
 @dataclass
@@ -29,8 +26,6 @@ class Components:
 
 
 def sandbox_factory(settings: Settings) -> DockerFactory:
-    from runner.docker_factory import docker_sandbox_factory  # the Docker SDK only where jobs run
-
     allowed = [p.strip() for p in settings.allowed_images.split(",") if p.strip()]
     return docker_sandbox_factory(settings.sandbox_image, allowed)
 
@@ -39,7 +34,7 @@ def deps_factory(settings: Settings, workspace: Workspace) -> Callable[[Callable
     chat = LiteLLMChat(api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
     sandbox = sandbox_factory(settings)
     aliases = settings.model_aliases()
-    repo_map = context.structured_map(settings.data_dir / "repomap.sqlite3")
+    repo_map = structured_map(settings.data_dir / "repomap.sqlite3")
 
     def make(should_stop: Callable[[], bool]) -> SolveDeps:
         return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, setup=sandbox.prepare, aliases=aliases,

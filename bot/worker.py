@@ -20,10 +20,7 @@ from bot.github import GitHubApp, GitHubError, Installation
 from bot.routing import JobSpec
 from bot.settings import Settings
 from bot.store import Job, Store
-from runner.engine import Issue
-from runner.models import ModelPair, resolve
-from runner.outcome import Outcome, Verdict
-from runner.solve import SolveDeps, SolveRequest, solve
+from runner import Issue, ModelPair, Outcome, SolveDeps, SolveRequest, Verdict, resolve, solve
 
 log = logging.getLogger("ai_fix.worker")
 WRITERS = ("admin", "write")

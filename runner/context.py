@@ -1,18 +1,18 @@
-"""Which files the models see. A stand-in until the tree-sitter repo map lands (issue #3).
+"""Which files the models see, and the map providers the engine ranks them with.
 
-Files the issue names (by path, file name or module stem) come first; a small repository is
-shown whole. Everything is capped so a huge file or tree cannot blow the prompt.
+`structured_map` is the tree-sitter repo map (`runner.repomap`) jobs use; `simple_map` (files the issue
+names by path, file name or module stem first, then the rest) serves tests and small local
+runs. Everything is capped so a huge file or tree cannot blow the prompt.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from pathlib import Path
 
+from runner.ports import MapFactory, MapProvider
 from runner.safe_read import read_bytes_inside
 
-MAX_LISTED = 400
 MAX_FILE_CHARS = 40_000
 MAX_TOTAL_CHARS = 120_000
 _TEXT_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".c", ".h", ".cc",
@@ -75,7 +75,7 @@ def select(root: Path, files: list[str], issue_text: str) -> list[str]:
     return named + rest
 
 
-def simple_map(root: Path, files: list[str]) -> Callable[[str, int], tuple[list[str], str]]:
+def simple_map(root: Path, files: list[str]) -> MapProvider:
     """A map provider without structure: files named in the issue first, then paths (len/4 tokens)."""
 
     def provide(issue_text: str, tokens: int) -> tuple[list[str], str]:
@@ -91,14 +91,14 @@ def simple_map(root: Path, files: list[str]) -> Callable[[str, int], tuple[list[
     return provide
 
 
-def structured_map(cache_path: Path | None) -> Callable[[Path, list[str]], Callable[[str, int], tuple[list[str], str]]]:
+def structured_map(cache_path: Path | None) -> MapFactory:
     """The tree-sitter repo map (runner.repomap) as the engine's map provider, its tags cached by blob id.
 
     Built lazily: a small repository shown whole never pays for it. Tokens are counted as len/4, the
     same estimate the map's own budget uses.
     """
 
-    def factory(root: Path, files: list[str]) -> Callable[[str, int], tuple[list[str], str]]:
+    def factory(root: Path, files: list[str]) -> MapProvider:
         from runner.repomap import RepoMap, TagCache
 
         built: list[RepoMap] = []

@@ -16,49 +16,17 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal, Protocol
+from typing import Literal
 
 from runner import context, lint, prompts, test_results
-from runner.apply import apply_edits
-from runner.edits import parse_whole
+from runner.edit.apply import apply_edits
+from runner.edit.parse import parse_whole
 from runner.errors import Cancelled, CostLimitReached, ModelError
-from runner.llm import ChatModel, Message
 from runner.models import ModelPair
-from runner.outcome import Attempt, CommandRun, LLMCall
+from runner.outcome import Attempt, LLMCall
+from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message, SandboxSession
 
 Pattern = Literal["plan", "review", "plan+review"]
-MapProvider = Callable[[str, int], tuple[list[str], str]]
-"""(issue text, token budget) -> (ranked paths, rendered map)."""
-
-
-class CommandResultLike(Protocol):
-    @property
-    def command(self) -> str: ...
-    @property
-    def exit_code(self) -> int: ...
-    @property
-    def output(self) -> str: ...
-    @property
-    def duration_s(self) -> float: ...
-    @property
-    def timed_out(self) -> bool: ...
-
-
-class CommandRunner(Protocol):
-    """Runs a shell command against the worktree, in the sandbox."""
-
-    def run(self, command: str, timeout_s: float) -> CommandResultLike: ...
-
-
-@dataclass(frozen=True)
-class Issue:
-    number: int
-    title: str
-    body: str
-
-    @property
-    def text(self) -> str:
-        return f"{self.title}\n\n{self.body}"
 
 
 @dataclass
@@ -101,11 +69,11 @@ class EngineSettings:
 class Checks:
     """The sandbox session, the commands, and their results on the untouched tree."""
 
-    session: CommandRunner | None = None
+    session: SandboxSession | None = None
     test_command: str | None = None
     lint_command: str | None = None
-    baseline_test: CommandRun | None = None
-    baseline_lint: CommandRun | None = None
+    baseline_test: CommandResult | None = None
+    baseline_lint: CommandResult | None = None
 
 
 @dataclass
@@ -116,11 +84,6 @@ class _Feedback:
     test_output: str = ""
     new_failures: list[str] = field(default_factory=list)
     review: str = ""
-
-
-def as_run(result: CommandResultLike) -> CommandRun:
-    return CommandRun(command=result.command, exit_code=result.exit_code, duration_s=result.duration_s,
-                      output=result.output, timed_out=result.timed_out)
 
 
 def fence_for(texts: Sequence[str]) -> str:
@@ -263,7 +226,7 @@ class AttemptRunner:
         errors = [lint.with_context(e, after[e.path]) for e in lint.new_errors(before, after)]
         checks = self.checks
         if checks.session and checks.lint_command:
-            run = as_run(checks.session.run(checks.lint_command, self._timeout()))
+            run = checks.session.run(checks.lint_command, self._timeout())
             self.attempt.lint = run
             if not run.passed:
                 fresh = lint.new_output_lines(checks.baseline_lint.output if checks.baseline_lint else "", run.output)
@@ -276,7 +239,7 @@ class AttemptRunner:
         checks = self.checks
         if not (checks.session and checks.test_command):
             return "not run (no test command)"
-        result = as_run(checks.session.run(checks.test_command, self._timeout()))
+        result = checks.session.run(checks.test_command, self._timeout())
         self.attempt.test = result
         comparison = test_results.compare(checks.baseline_test, result)
         self.attempt.new_failures, self.attempt.still_failing = comparison.new, comparison.still_failing

@@ -17,34 +17,16 @@ import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 from runner.errors import ModelError
+from runner.ports import Completion, Message
 
-Message = dict[str, str]
 FALLBACK_PRICE_PER_TOKEN = (15e-6, 75e-6)
 """Input and output USD per token for models without a known price: the top of today's list prices."""
 _TRANSIENT_STATUS = {408, 409, 425, 429, 500, 502, 503, 504, 529}
 _TRANSIENT_NAMES = {"RateLimitError", "Timeout", "APIConnectionError", "InternalServerError",
                     "ServiceUnavailableError", "BadGatewayError", "MidStreamFallbackError", "APITimeoutError"}
-
-
-@dataclass(frozen=True)
-class Completion:
-    text: str
-    model: str
-    prompt_tokens: int
-    completion_tokens: int
-    cost_usd: float
-    duration_s: float
-    finish_reason: str = "stop"
-    retries: int = 0
-    cost_estimated: bool = False
-    """litellm had no price for the model: `cost_usd` is a deliberately high estimate, so the cap still holds."""
-
-
-class ChatModel(Protocol):
-    def complete(self, model: str, messages: Sequence[Message]) -> Completion: ...
 
 
 @dataclass(frozen=True)

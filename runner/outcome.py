@@ -10,6 +10,8 @@ from dataclasses import asdict, dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from runner.ports import CommandResult, SetupResult
+
 
 class Verdict(StrEnum):
     PLAUSIBLE = "plausible"
@@ -20,32 +22,6 @@ class Verdict(StrEnum):
     """No edit applied: nothing to push."""
     ERROR = "error"
     """The job stopped before it could produce a patch (config, git, provider...)."""
-
-
-@dataclass(frozen=True)
-class CommandRun:
-    """One command run in the sandbox (tests or lint), with output already capped."""
-
-    command: str
-    exit_code: int
-    duration_s: float
-    output: str
-    timed_out: bool = False
-
-    @property
-    def passed(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
-
-
-@dataclass(frozen=True)
-class SetupOutcome:
-    """The repository's setup phase: `hit` (cached image), `built` (ran now) or `none` (no commands)."""
-
-    image: str
-    status: str
-    output: str
-    duration_s: float
-    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,8 +51,8 @@ class Attempt:
     changed_files: list[str] = field(default_factory=list)
     lint_errors: list[str] = field(default_factory=list)
     """Lint errors the edit introduced (syntax, fatal pyflakes, the repository's lint command)."""
-    lint: CommandRun | None = None
-    test: CommandRun | None = None
+    lint: CommandResult | None = None
+    test: CommandResult | None = None
     new_failures: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
     """Tests that failed before the change too: not blamed on it."""
@@ -125,8 +101,8 @@ class Outcome:
     diff: str = ""
     changed_files: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
-    baseline: CommandRun | None = None
-    setup: SetupOutcome | None = None
+    baseline: CommandResult | None = None
+    setup: SetupResult | None = None
     test_command: str | None = None
     lint_command: str | None = None
     chosen: int = 0

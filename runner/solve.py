@@ -12,44 +12,16 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
 
 from runner import context, repo_config, workspace
-from runner.engine import (
-    AttemptRunner,
-    Budget,
-    Checks,
-    CommandRunner,
-    EngineSettings,
-    Issue,
-    MapProvider,
-    Pattern,
-    as_run,
-)
+from runner.engine import AttemptRunner, Budget, Checks, EngineSettings, Pattern
 from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RunnerError
-from runner.llm import ChatModel
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
-from runner.outcome import Attempt, CommandRun, Outcome, SetupOutcome, Verdict
+from runner.outcome import Attempt, Outcome, Verdict
+from runner.ports import ChatModel, CommandResult, Issue, MapFactory, SandboxFactory, SandboxSession, SetupRunner
 from runner.repo_config import RepoConfig
 
 log = logging.getLogger(__name__)
-
-
-class SandboxSession(CommandRunner, Protocol):
-    def close(self) -> None: ...
-
-
-class SandboxFactory(Protocol):
-    """Starts a sandbox session with the worktree mounted; `image` overrides the default image."""
-
-    def __call__(self, worktree: workspace.Worktree, image: str | None, job_id: str) -> SandboxSession: ...
-
-
-class SetupRunner(Protocol):
-    """Runs the repository's setup commands once (or finds them cached); returns the image to check in."""
-
-    def __call__(self, worktree: workspace.Worktree, image: str | None, commands: Sequence[str], repo_key: str,
-                 job_id: str, timeout_s: float) -> SetupOutcome: ...
 
 
 @dataclass(frozen=True)
@@ -80,9 +52,6 @@ class SolveRequest:
     """Fresh credentials for the push (installation tokens expire after an hour); default `git_env`."""
     job_id: str = "local"
     overrides: Overrides = Overrides()
-
-
-MapFactory = Callable[[Path, list[str]], MapProvider]
 
 
 @dataclass
@@ -212,7 +181,7 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
 
     best: _Best | None = None
     stopped: RunnerError | None = None
-    baseline: tuple[CommandRun | None, CommandRun | None] | None = None
+    baseline: tuple[CommandResult | None, CommandResult | None] | None = None
     image = config.image
     try:
         for number in range(1, (over.attempts or config.attempts) + 1):
@@ -268,14 +237,14 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
             deps.workspace.remove(best.tree)
 
 
-def _baseline(session: CommandRunner | None, test_command: str | None, lint_command: str | None,
-              settings: EngineSettings, deps: SolveDeps) -> tuple[CommandRun | None, CommandRun | None]:
+def _baseline(session: SandboxSession | None, test_command: str | None, lint_command: str | None,
+              settings: EngineSettings, deps: SolveDeps) -> tuple[CommandResult | None, CommandResult | None]:
     """Tests and lint on the untouched tree, so pre-existing failures are known and not blamed."""
     if session is None:
         return None, None
     deps.progress("Running the checks on the untouched code (baseline)")
-    tests = as_run(session.run(test_command, settings.test_timeout_s)) if test_command else None
-    lint = as_run(session.run(lint_command, settings.test_timeout_s)) if lint_command else None
+    tests = session.run(test_command, settings.test_timeout_s) if test_command else None
+    lint = session.run(lint_command, settings.test_timeout_s) if lint_command else None
     return tests, lint
 
 

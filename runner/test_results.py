@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from runner.outcome import CommandRun
+from runner.ports import CommandResult
 
 # pytest's short summary ("FAILED tests/x.py::test_y - msg", "ERROR tests/x.py"), unittest ("FAIL: test_x (m.C)"),
 # go test ("--- FAIL: TestX"), cargo ("test foo ... FAILED"), node/jest ("✕ name" is too loose: not parsed).
@@ -51,7 +51,7 @@ class Comparison:
         return not self.new
 
 
-def compare(baseline: CommandRun | None, after: CommandRun) -> Comparison:
+def compare(baseline: CommandResult | None, after: CommandResult) -> Comparison:
     """New failures of `after` relative to `baseline` (no baseline: every failure is new)."""
     if after.timed_out and not (baseline and baseline.timed_out):
         return Comparison([f"`{after.command}` timed out after {after.duration_s:.0f} s"], [], [])

@@ -27,12 +27,12 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from runner.edit_noise import NOISES, DiffError, diff_to_blocks, render
-from runner.engine import Issue
+from bench.oracle.noise import NOISES, DiffError, diff_to_blocks, render
 from runner.errors import GitError
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import ModelPair
-from runner.solve import Overrides, SandboxSession, SolveDeps, SolveRequest, solve
+from runner.ports import Issue, SandboxSession
+from runner.solve import Overrides, SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree, git
 from tests.doubles.llm.server import LLMDouble
 

@@ -29,8 +29,8 @@ from pathlib import Path
 
 import docker
 
-from runner.sandbox import DEFAULT_IMAGE, DockerSandbox, SandboxLimits, docker_client_from_env
-from runner.setup_phase import SetupCache, prepare_image
+from runner.sandbox.session import DEFAULT_IMAGE, DockerSandbox, SandboxLimits, docker_client_from_env
+from runner.sandbox.setup import SetupCache, prepare_image
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "sandbox.json"
 COMMANDS = ("true", "python3 -c pass", "ls -R . > /dev/null")
@@ -67,7 +67,7 @@ def measure(client: docker.DockerClient, image: str, repeat: int) -> dict[str, o
             session.run("true", 30)  # warm
             for command in COMMANDS:
                 def in_sandbox(command: str = command) -> None:
-                    assert session.run(command, 60).ok
+                    assert session.run(command, 60).passed
                 def on_host(command: str = command) -> None:
                     subprocess.run(["sh", "-c", command], cwd=wt, check=True)
                 sandboxed, _ = _median(in_sandbox, repeat)

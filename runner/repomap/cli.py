@@ -30,8 +30,8 @@ def add_parser(subparsers: Any) -> None:
     p = subparsers.add_parser(
         "map", help="print the repo map (or, with --json, the ranked files) for an issue text",
         description="Rank a repository's files and symbols for an issue text and print a map within a token "
-                    "budget. Tokens are counted as len(text)/4 (a fast estimate; the engine counts with its "
-                    "model's tokenizer). Tags are cached by git blob id in " + str(cache_path()) + ".")
+                    "budget. Tokens are counted as len(text)/4, the same estimate the engine uses. Tags are cached "
+                    "by git blob id in " + str(cache_path()) + ".")
     p.add_argument("--repo", type=Path, required=True, help="the work tree to map")
     text = p.add_mutually_exclusive_group(required=True)
     text.add_argument("--issue-file", type=Path, help="a file holding the issue text (title on the first line)")

@@ -10,7 +10,7 @@ What is shown is a prefix of one priority order over "items" (a file's header li
 definitions): file r's header has key r and its j-th best definition has key 2(r+1)(j+1), so the
 best files show many definitions, lower ones a few, and the rest only their paths. A binary
 search over the prefix length finds the longest map the budget allows, with tokens counted by
-the caller's counter (the engine's tokenizer, or `approx_tokens`).
+the caller's counter (`approx_tokens`, len/4, for the engine and the CLI alike).
 """
 
 from __future__ import annotations

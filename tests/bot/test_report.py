@@ -1,5 +1,6 @@
 from bot.report import neutralize, pr_body
-from runner.outcome import Attempt, CommandRun, Outcome, Verdict
+from runner.outcome import Attempt, Outcome, Verdict
+from runner.ports import CommandResult
 
 
 def test_neutralize_closing_keywords_and_mentions() -> None:
@@ -27,7 +28,7 @@ def test_untested_change_is_said_to_be_untested() -> None:
 
 def test_the_chosen_attempt_is_the_committed_one() -> None:
     first = Attempt(number=1, senior="s", junior="j", plan="first plan", edits_applied=1, edits_proposed=1,
-                    test=CommandRun("pytest", 1, 1.0, "FAILED t.py::test_x"), new_failures=["t.py::test_x"])
+                    test=CommandResult("pytest", 1, "FAILED t.py::test_x", 1.0), new_failures=["t.py::test_x"])
     second = Attempt(number=2, senior="s", junior="j", plan="second plan", edits_applied=1, edits_proposed=2,
                      edit_errors=["a.py: not found"])
     body = pr_body(_outcome(attempts=[first, second], chosen=1, test_command="pytest"), [])
@@ -38,9 +39,9 @@ def test_the_chosen_attempt_is_the_committed_one() -> None:
 
 def test_the_plausible_verdict_claims_no_more_than_no_new_failure() -> None:
     attempt = Attempt(number=1, senior="s", junior="j", edits_applied=1, edits_proposed=1, changed_files=["a.py"],
-                      test=CommandRun("pytest", 1, 1.0, "FAILED t.py::test_old"), still_failing=["t.py::test_old"])
+                      test=CommandResult("pytest", 1, "FAILED t.py::test_old", 1.0), still_failing=["t.py::test_old"])
     body = pr_body(_outcome(verdict=Verdict.PLAUSIBLE, attempts=[attempt], test_command="pytest",
-                            baseline=CommandRun("pytest", 1, 1.0, "FAILED t.py::test_old")), [])
+                            baseline=CommandResult("pytest", 1, "FAILED t.py::test_old", 1.0)), [])
     assert "Verdict: plausible: the edits applied, with no new lint error and no new test failure" in body
     assert "the tests pass" not in body and "- `t.py::test_old`" in body
 

@@ -10,8 +10,9 @@ import subprocess
 import sys
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from pathlib import Path
+
+from runner.ports import CommandResult
 
 PYTEST = f"{sys.executable} -m pytest -q -p no:cacheprovider"
 CALC = "def add(a, b):\n    return a - b\n\n\ndef mul(a, b):\n    return a * b\n"
@@ -26,25 +27,16 @@ def block(path: str, search: str, replace: str) -> str:
 FIX_ADD = block("calc.py", "    return a - b\n", "    return a + b\n")
 
 
-@dataclass(frozen=True)
-class Result:
-    command: str
-    exit_code: int
-    output: str
-    duration_s: float
-    timed_out: bool = False
-
-
 class HostSession:
     def __init__(self, root: Path) -> None:
         self.root = root
         self.commands: list[str] = []
 
-    def run(self, command: str, timeout_s: float) -> Result:
+    def run(self, command: str, timeout_s: float) -> CommandResult:
         self.commands.append(command)
         started = time.monotonic()
         proc = subprocess.run(command, shell=True, cwd=self.root, capture_output=True, text=True, timeout=timeout_s)
-        return Result(command, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
+        return CommandResult(command, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started)
 
     def close(self) -> None:
         pass

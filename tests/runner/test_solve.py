@@ -9,12 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from runner.engine import Issue
 from runner.errors import ModelError, RunnerError
-from runner.llm import Completion, Message
 from runner.models import ModelPair
-from runner.outcome import SetupOutcome, Verdict
-from runner.solve import SandboxSession, SetupRunner, SolveDeps, SolveRequest, solve
+from runner.outcome import Verdict
+from runner.ports import Completion, Issue, Message, SandboxSession, SetupResult, SetupRunner
+from runner.solve import SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 from tests.runner.repos import FIX_ADD, PYTEST, HostSession, block, branch_file, make_origin
 
@@ -188,7 +187,7 @@ def test_a_file_that_is_not_utf8_can_be_edited(tmp_path: Path) -> None:
 def test_a_failing_setup_is_a_clear_error_and_leaves_no_worktree(tmp_path: Path) -> None:
     origin = _repo(tmp_path, config=f"setup: pip install nothing-such\ntest: {PYTEST}\n")
 
-    def failing_setup(*args: object) -> SetupOutcome:
+    def failing_setup(*args: object) -> SetupResult:
         raise RunnerError("setup failed: `pip install nothing-such` exited 1", hint="fix `setup:`")
 
     outcome = _solve(tmp_path, origin, ScriptedChat(), setup=failing_setup)  # type: ignore[arg-type]

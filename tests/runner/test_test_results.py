@@ -1,4 +1,4 @@
-from runner.outcome import CommandRun
+from runner.ports import CommandResult
 from runner.test_results import clean, compare, cut, failed_tests
 
 PYTEST_FAIL = """..F.
@@ -14,8 +14,8 @@ ERROR tests/test_io.py
 """
 
 
-def _run(output: str, code: int = 1, timed_out: bool = False) -> CommandRun:
-    return CommandRun("pytest -q", code, 1.0, output, timed_out)
+def _run(output: str, code: int = 1, timed_out: bool = False) -> CommandResult:
+    return CommandResult("pytest -q", code, output, 1.0, timed_out)
 
 
 def test_failed_tests_from_several_runners() -> None:

@@ -26,8 +26,14 @@ from typing import Any
 
 from runner import repo_config
 from runner.errors import RunnerError
-from runner.sandbox import DEFAULT_IMAGE, TIMEOUT_EXIT_CODE, DockerSandbox, SandboxLimits, docker_client_from_env
-from runner.setup_phase import SetupNetwork, prepare_image
+from runner.sandbox.session import (
+    DEFAULT_IMAGE,
+    TIMEOUT_EXIT_CODE,
+    DockerSandbox,
+    SandboxLimits,
+    docker_client_from_env,
+)
+from runner.sandbox.setup import SetupNetwork, prepare_image
 
 #: The sandbox itself failed (Docker unreachable, image missing, setup failed): like `docker run`.
 SANDBOX_FAILURE_EXIT_CODE = 125
@@ -134,7 +140,7 @@ def _copy_checkout(repo: Path, dest: Path) -> Path:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m runner.sandbox_cli --repo PATH -- CMD``: the subcommand without the rest of the CLI."""
+    """``python -m runner.sandbox.cli --repo PATH -- CMD``: the subcommand without the rest of the CLI."""
     parser = argparse.ArgumentParser(prog="ai-fix sandbox")
     configure(parser)
     args = parser.parse_args(argv)

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply import apply_edits
-from runner.edit_noise import NOISES, DiffError, diff_to_blocks, render
-from runner.edits import EditBlock, parse
+from bench.oracle.noise import NOISES, DiffError, diff_to_blocks, render
+from runner.edit.apply import apply_edits
+from runner.edit.parse import EditBlock, parse
 
 MODELS = '''"""Order models."""
 

@@ -12,14 +12,10 @@ from collections.abc import Sequence
 
 import docker
 
-from runner.outcome import SetupOutcome
-from runner.sandbox import DockerSandbox, SandboxError, SandboxSession, docker_client_from_env
-from runner.setup_phase import prepare_image
+from runner.ports import SandboxSession, SetupResult
+from runner.sandbox.session import DockerSandbox, SandboxError, docker_client_from_env
+from runner.sandbox.setup import prepare_image
 from runner.workspace import Worktree
-
-
-def docker_sandbox_factory(default_image: str, allowed_images: Sequence[str] = ()) -> DockerFactory:
-    return DockerFactory(default_image, allowed_images)
 
 
 class DockerFactory:
@@ -40,7 +36,7 @@ class DockerFactory:
         return existing.client if existing else docker_client_from_env()
 
     def prepare(self, worktree: Worktree, image: str | None, commands: Sequence[str], repo_key: str,
-                job_id: str, timeout_s: float = 1800.0) -> SetupOutcome:
+                job_id: str, timeout_s: float = 1800.0) -> SetupResult:
         """Run the repository's setup (or find it cached) and return the image its checks run in."""
         base = image or self.default_image
         self._check_allowed(base, job_id)
@@ -49,8 +45,7 @@ class DockerFactory:
         result = prepare_image(client, base, worktree.path, commands, repo_key, job_id=job_id, timeout_s=timeout_s)
         with self._lock:
             self._built[job_id] = result.image
-        return SetupOutcome(image=result.image, status=result.status, output=result.output,
-                            duration_s=result.duration_s, warnings=result.warnings)
+        return result
 
     def _check_allowed(self, image: str | None, job_id: str) -> None:
         if image and image != self.default_image and image != self._built.get(job_id) and \

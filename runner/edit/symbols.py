@@ -14,7 +14,7 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from typing import Any
 
-from runner.match import Found, Miss
+from runner.edit.match import Found, Miss
 
 LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
              ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}

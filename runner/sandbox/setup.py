@@ -45,13 +45,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 from pathlib import Path
-from typing import Literal
 
 import docker
 import docker.errors
 import requests.exceptions
 
-from runner.sandbox import (
+from runner.ports import CommandResult, SetupResult
+from runner.sandbox.session import (
     BASE_ENV,
     BUILD_HINT,
     JOB_LABEL,
@@ -59,7 +59,6 @@ from runner.sandbox import (
     OWNER_LABEL,
     ROLE_LABEL,
     VENV,
-    CommandResult,
     DockerSandbox,
     SandboxError,
     SandboxImageMissingError,
@@ -172,27 +171,6 @@ class SetupCache:
     max_images: int = 20
     max_bytes: int = 20 * 1024**3
     lock_dir: Path | None = None
-
-
-@dataclass(frozen=True)
-class SetupResult:
-    """The image to run lint and tests in, and what it took to get it.
-
-    ``status`` is ``"none"`` (no setup commands: ``image`` is the base image),
-    ``"hit"`` (a cached image) or ``"built"`` (setup ran; ``output`` has what it printed).
-    """
-
-    image: str
-    status: Literal["none", "hit", "built"]
-    output: str
-    duration_s: float
-    key: str = ""
-    commands: tuple[CommandResult, ...] = ()
-    warnings: tuple[str, ...] = ()
-
-    @property
-    def cache_hit(self) -> bool:
-        return self.status == "hit"
 
 
 def prepare_image(
@@ -316,7 +294,7 @@ def _build(client: docker.DockerClient, base_image: str, worktree: Path, command
                     raise SetupFailedError(f"setup ran out of time ({timeout_s:g} s) before `{command}`",
                                            output=_joined(results), exit_code=124)
                 result = session.run(command, remaining, env=env)
-                if not result.ok or session.restarts:
+                if not result.passed or session.restarts:
                     raise _failure(result, [*results, result], timeout_s)
                 if command is not _VENV_COMMAND:
                     results.append(result)
@@ -345,7 +323,7 @@ fi"""
 def _failure(result: CommandResult, results: list[CommandResult], timeout_s: float) -> SetupFailedError:
     if result.timed_out:
         what = f"timed out (all setup commands share {timeout_s:g} s)"
-    elif result.ok:
+    elif result.passed:
         what = "lost its container (killed by a limit?)"
     else:
         what = f"failed with exit code {result.exit_code}"

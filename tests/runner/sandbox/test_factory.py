@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.docker_factory import DockerFactory
-from runner.sandbox import SandboxError
+from runner.sandbox.factory import DockerFactory
+from runner.sandbox.session import SandboxError
 from runner.workspace import Worktree
 
 

@@ -18,8 +18,8 @@ import docker
 import docker.errors
 import pytest
 
-from runner.sandbox import VENV, DockerSandbox, SandboxLimits
-from runner.setup_phase import (
+from runner.sandbox.session import VENV, DockerSandbox, SandboxLimits
+from runner.sandbox.setup import (
     SetupCache,
     SetupFailedError,
     SetupNetwork,
@@ -122,7 +122,7 @@ def cache(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[SetupC
 def run_in(client: docker.DockerClient, image: str, worktree: Path, command: str) -> str:
     with DockerSandbox(client, image=image, limits=SandboxLimits(cpus=1.0, memory_mb=1024)).start(worktree) as s:
         result = s.run(command, timeout_s=120)
-    assert result.ok, result.output
+    assert result.passed, result.output
     return result.output
 
 

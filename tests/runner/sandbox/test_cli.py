@@ -11,12 +11,12 @@ from pathlib import Path
 import docker
 import pytest
 
-from runner.sandbox_cli import SANDBOX_FAILURE_EXIT_CODE, add_parser
-from runner.setup_phase import REPO_LABEL
+from runner.sandbox.cli import SANDBOX_FAILURE_EXIT_CODE, add_parser
+from runner.sandbox.setup import REPO_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
-REPO_ROOT = Path(__file__).resolve().parents[2]
+REPO_ROOT = Path(__file__).resolve().parents[3]
 
 
 def cli(*argv: str) -> int:
@@ -80,7 +80,7 @@ def test_timeout_is_124_and_problems_are_125(
 
 def test_python_dash_m_entry_point(repo: Path, sandbox_image: str) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "runner.sandbox_cli", "--repo", str(repo), "--no-setup", "--", "echo hi; exit 5"],
+        [sys.executable, "-m", "runner.sandbox.cli", "--repo", str(repo), "--no-setup", "--", "echo hi; exit 5"],
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120, check=False,
     )
     assert (proc.returncode, proc.stdout) == (5, "hi\n"), proc.stderr

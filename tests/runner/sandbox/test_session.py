@@ -3,7 +3,7 @@
 Docker is required: these tests fail (never skip) when the engine is
 unreachable (fixtures in tests/runner/conftest.py). One sandbox session
 is shared by the module where a test does not need its own. What a hostile
-repository can try (network, secrets, escapes, bombs) is in test_sandbox_hostile.py.
+repository can try (network, secrets, escapes, bombs) is in test_hostile.py.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import docker
 import docker.errors
 import pytest
 
-from runner.sandbox import (
+from runner.sandbox.session import (
     JOB_LABEL,
     LABEL,
     OWNER_LABEL,
@@ -124,7 +124,7 @@ def test_sync_ownership_skips_git_and_hard_links(tmp_path: Path) -> None:
 def test_output_and_exit_code(session: DockerSession) -> None:
     result = session.run("echo to-stdout; echo to-stderr >&2; exit 3", timeout_s=30)
     assert result.exit_code == 3
-    assert not result.timed_out and not result.ok
+    assert not result.timed_out and not result.passed
     assert "to-stdout\n" in result.output and "to-stderr\n" in result.output
     assert result.command == "echo to-stdout; echo to-stderr >&2; exit 3"
     assert 0 < result.duration_s < 30
@@ -144,13 +144,13 @@ def test_python_and_pytest_write_in_worktree(session: DockerSession, shared_work
         "python3 -c 'import helper, pathlib; pathlib.Path(\"out.txt\").write_text(str(helper.answer()))'",
         timeout_s=60,
     )
-    assert py.ok, py.output
+    assert py.passed, py.output
     assert (shared_worktree / "out.txt").read_text() == "42"
     assert os.stat(shared_worktree / "out.txt").st_uid == SANDBOX_UID
     assert list((shared_worktree / "__pycache__").glob("helper.cpython-*.pyc"))
 
     tests = session.run("python -m pytest -q test_tiny.py", timeout_s=120)
-    assert tests.ok, tests.output
+    assert tests.passed, tests.output
     assert "1 passed" in tests.output
     assert (shared_worktree / ".pytest_cache").is_dir()
     assert list((shared_worktree / "__pycache__").glob("test_tiny.cpython-*-pytest-*.pyc"))
@@ -162,7 +162,7 @@ def test_files_the_host_adds_later_are_writable(session: DockerSession, shared_w
     (shared_worktree / "added_by_host").mkdir()
     (shared_worktree / "added_by_host" / "mod.py").write_text("X = 1\n")
     result = session.run("echo 'Y = 2' >> added_by_host/mod.py && touch added_by_host/new.txt", timeout_s=30)
-    assert result.ok, result.output
+    assert result.passed, result.output
     assert (shared_worktree / "added_by_host" / "mod.py").read_text() == "X = 1\nY = 2\n"
 
 
@@ -181,7 +181,7 @@ def test_output_is_capped_and_streamed(session: DockerSession, sandbox: DockerSa
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.ok
+    assert result.passed
     limit = sandbox.limits.max_output_bytes
     assert result.output.startswith("START\nxxx")
     assert result.output.endswith("xxx\nEND\n")
@@ -209,7 +209,7 @@ def test_timeout_kills_and_next_run_gets_a_fresh_container(
         assert silent.timed_out and silent.exit_code == 124
 
         again = s.run("echo again", timeout_s=30)
-        assert again.ok and again.output == "again\n"
+        assert again.passed and again.output == "again\n"
         assert s.restarts == 2
 
 
@@ -313,11 +313,11 @@ def test_git_dir_is_read_only_and_host_git_works_afterwards(sandbox: DockerSandb
 
     with sandbox.start(wt) as s:
         edit = s.run("echo two >> a.txt && mkdir -p new && echo n > new/b.txt", timeout_s=30)
-        assert edit.ok, edit.output
+        assert edit.passed, edit.output
         tamper = s.run("echo '[core]' >> .git/config", timeout_s=30)
         assert tamper.exit_code != 0 and "Read-only file system" in tamper.output
         inside = s.run("git status --porcelain --untracked-files=no && echo git-ok", timeout_s=30)
-        assert inside.ok and "git-ok" in inside.output, inside.output
+        assert inside.passed and "git-ok" in inside.output, inside.output
 
     assert os.stat(wt / "new" / "b.txt").st_uid == SANDBOX_UID
     status = subprocess.run([*host_git, "status", "--porcelain"], check=True, capture_output=True, text=True).stdout

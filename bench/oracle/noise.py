@@ -19,8 +19,8 @@ import textwrap
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
-from runner.edits import EditBlock
-from runner.match import Found, locate
+from runner.edit.match import Found, locate
+from runner.edit.parse import EditBlock
 
 NOISES = ("clean", "shifted_indent", "trailing_spaces", "elided_middle", "no_filename_fence")
 _HUNK = re.compile(r"^@@ -(\d+)(?:,(\d+))? \+(\d+)(?:,(\d+))? @@")

@@ -16,9 +16,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from runner.edits import EditBlock, normalize_path
-from runner.match import Found, Miss, is_elision, locate, quote
-from runner.symbols import replace_symbol
+from runner.edit.match import Found, Miss, is_elision, locate, quote
+from runner.edit.parse import EditBlock, normalize_path
+from runner.edit.symbols import replace_symbol
 
 ALWAYS_DENIED = (".git", ".git/**", "**/.git/**", ".github/workflows/**")
 _BOM = "\ufeff"

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply import apply_edits
-from runner.edits import parse, parse_whole
+from runner.edit.apply import apply_edits
+from runner.edit.parse import parse, parse_whole
 
 F = "```"
 

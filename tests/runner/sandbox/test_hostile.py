@@ -28,7 +28,7 @@ from pathlib import Path
 import docker
 import pytest
 
-from runner.sandbox import SANDBOX_UID, TIMEOUT_EXIT_CODE, DockerSandbox, DockerSession, sync_ownership
+from runner.sandbox.session import SANDBOX_UID, TIMEOUT_EXIT_CODE, DockerSandbox, DockerSession, sync_ownership
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 
@@ -68,7 +68,7 @@ def plant(repo: Path, name: str, code: str) -> str:
 def assert_unaffected(session: DockerSession, docker_client: docker.DockerClient) -> None:
     """The next command, the host and the engine still work normally."""
     after = session.run("echo next-command-ok", timeout_s=60)
-    assert after.ok and after.output.startswith("next-command-ok\n"), after.output
+    assert after.passed and after.output.startswith("next-command-ok\n"), after.output
     assert after.forks_refused == 0 and after.oom_kills == 0
     host = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, timeout=30)
     assert host.returncode == 0
@@ -105,7 +105,7 @@ def test_connecting_to_the_host_reaches_nothing(
                 print("no dns", exc)
             """)
         result = session.run(f"{command} && cat /proc/net/dev", timeout_s=60)
-        assert result.ok, result.output
+        assert result.passed, result.output
         assert "CONNECTED" not in result.output and "RESOLVED" not in result.output
         # The report: the gateway is unreachable (no route), 127.0.0.1 is the sandbox's own loopback.
         assert f"refused {bridge_gateway} [Errno {errno.ENETUNREACH}] Network is unreachable" in result.output
@@ -141,7 +141,7 @@ def test_reading_the_environment_finds_no_app_secret(
             print(path, "exists" if os.path.exists(path) else "absent")
         """)
     result = session.run(command, timeout_s=60)
-    assert result.ok, result.output
+    assert result.passed, result.output
     for name, value in FAKE_SECRETS.items():
         assert value not in result.output and name not in result.output
     names = eval(result.output.split("ENV ", 1)[1].splitlines()[0])  # noqa: S307 - our own script's list
@@ -174,7 +174,7 @@ def test_writing_outside_the_worktree_fails(
         print("inside ok")
         """)
     result = session.run(command, timeout_s=60)
-    assert result.ok, result.output
+    assert result.passed, result.output
     assert "WROTE" not in result.output
     for path in targets:
         line = next(line for line in result.output.splitlines() if line.startswith(f"denied {path} "))
@@ -205,7 +205,7 @@ def test_symlinks_out_of_the_worktree_reach_no_host_file(
         os.symlink("/etc", "planted_dir")
         """)
     result = session.run(command, timeout_s=60)
-    assert result.ok, result.output
+    assert result.passed, result.output
     assert "HOST-SECRET" not in result.output
     for path in ("leak_relative", "leak_absolute", "leak_dir/host-secret.txt"):
         assert f"failed {path} No such file or directory" in result.output
@@ -297,7 +297,7 @@ def test_a_gigabyte_of_output_is_capped_and_never_stored(
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert result.ok, result.output[-500:]
+    assert result.passed, result.output[-500:]
     limit = sandbox.limits.max_output_bytes
     assert result.output.startswith("START\ny\ny\n") and result.output.endswith("y\n\nEND\n")
     assert f"[... ai-fix: {result.omitted_bytes:,} bytes of output omitted ...]" in result.output
@@ -306,7 +306,7 @@ def test_a_gigabyte_of_output_is_capped_and_never_stored(
     assert peak < 8 * 1024 * 1024, f"reading 1 GB peaked at {peak:,} bytes of Python memory"
     # The side door: PID 1's stdout would go to a log file on the host; there is no log driver.
     flood = session.run("head -c 200000000 /dev/zero > /proc/1/fd/1; echo rc=$?", timeout_s=120)
-    assert flood.ok
+    assert flood.passed
     container_id = session.container_id
     assert container_id is not None
     info = docker_client.api.inspect_container(container_id)

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from runner.apply import EditRefused, apply_edits, confine
-from runner.edits import EditBlock, parse, parse_whole, resolve_paths
+from runner.edit.apply import EditRefused, apply_edits, confine
+from runner.edit.parse import EditBlock, parse, parse_whole, resolve_paths
 
 F = "```"
 

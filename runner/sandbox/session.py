@@ -4,7 +4,7 @@ Why this module exists: the runner executes code from arbitrary repositories
 (their tests, their linters, whatever the model wrote). That code must not see
 the bot's secrets, reach the network, write outside the job's worktree, or
 exhaust the host. This module is the only place that knows about Docker; the
-runner talks to the small :class:`Sandbox` / :class:`SandboxSession` protocols,
+runner talks to the small ``SandboxSession`` protocol (``runner.ports``),
 so tests can substitute a double.
 
 Life cycle: ``DockerSandbox.start(worktree)`` creates one container per session
@@ -22,7 +22,7 @@ Limits are reported, not just enforced: when the kernel refused a fork (pids
 limit) or killed a process for memory during a command, the result says so
 (read from the container's cgroup when this process can see it).
 
-Setup (``runner.setup_phase``) reuses this class with ``network`` and a
+Setup (``runner.sandbox.setup``) reuses this class with ``network`` and a
 writable root; packages it installs live in :data:`VENV`, which is on PATH.
 
 File ownership: commands run as a non-root uid (10001 by default). When this
@@ -47,7 +47,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Protocol, Self
+from typing import Any, Self
 
 import docker
 import docker.errors
@@ -55,7 +55,8 @@ import requests.exceptions
 from docker.types import LogConfig, Mount, Ulimit
 
 from runner.errors import RunnerError
-from runner.sandbox_host import (
+from runner.ports import CommandResult
+from runner.sandbox.host import (
     CgroupProbe,
     OutputCapture,
     owner_alive,
@@ -65,10 +66,10 @@ from runner.sandbox_host import (
 
 __all__ = [
     "BASE_ENV", "DEFAULT_IMAGE", "DEFAULT_REAP_AGE_S", "JOB_LABEL", "LABEL", "OWNER_LABEL", "ROLE_LABEL",
-    "SANDBOX_GID", "SANDBOX_UID", "TIMEOUT_EXIT_CODE", "VENV", "WORKSPACE", "CommandResult", "DockerSandbox",
-    "DockerSession", "DockerUnavailableError", "OutputCapture", "Sandbox", "SandboxClosedError", "SandboxError",
-    "SandboxImageMissingError", "SandboxLimits", "SandboxSession", "docker_client_from_env",
-    "docker_sandbox_from_env", "owner_alive", "owner_token", "reap", "sync_ownership",
+    "SANDBOX_GID", "SANDBOX_UID", "TIMEOUT_EXIT_CODE", "VENV", "WORKSPACE", "DockerSandbox",
+    "DockerSession", "DockerUnavailableError", "OutputCapture", "SandboxClosedError", "SandboxError",
+    "SandboxImageMissingError", "SandboxLimits", "docker_client_from_env", "owner_alive", "owner_token", "reap",
+    "sync_ownership",
 ]
 
 log = logging.getLogger(__name__)
@@ -81,7 +82,7 @@ LABEL = "ai-fix"
 JOB_LABEL = "ai-fix.job"
 OWNER_LABEL = "ai-fix.owner"
 ROLE_LABEL = "ai-fix.role"
-#: Where the setup phase installs a repository's Python packages (see runner.setup_phase).
+#: Where the setup phase installs a repository's Python packages (see runner.sandbox.setup).
 VENV = "/opt/ai-fix/venv"
 #: Containers whose owner cannot be checked (other host or pid namespace, no
 #: owner label) are reaped once older than this: longer than any job may run.
@@ -153,54 +154,6 @@ class SandboxLimits:
             raise ValueError("SandboxLimits.cpus must be positive")
 
 
-@dataclass(frozen=True)
-class CommandResult:
-    """What a command did. ``output`` is stdout and stderr interleaved as they
-    arrived, possibly shortened in the middle (``omitted_bytes`` > 0, with a
-    marker line in ``output``). A timed-out command has ``exit_code`` 124.
-    ``oom_kills`` and ``forks_refused`` count the kernel's enforcement of the
-    memory and pids limits during the command (0 when they cannot be read)."""
-
-    command: str
-    exit_code: int
-    output: str
-    duration_s: float
-    timed_out: bool = False
-    omitted_bytes: int = 0
-    oom_kills: int = 0
-    forks_refused: int = 0
-
-    @property
-    def ok(self) -> bool:
-        return self.exit_code == 0 and not self.timed_out
-
-
-# --------------------------------------------------------------------------- protocols
-
-
-class SandboxSession(Protocol):
-    """Commands against one worktree. Not thread-safe: one command at a time."""
-
-    def run(self, command: str, timeout_s: float) -> CommandResult: ...
-
-    def close(self) -> None: ...
-
-    def __enter__(self) -> Self: ...
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None: ...
-
-
-class Sandbox(Protocol):
-    """Something that can run commands against a worktree in isolation."""
-
-    def start(self, worktree: Path, *, job_id: str | None = None) -> SandboxSession: ...
-
-
 # --------------------------------------------------------------------------- docker
 
 
@@ -212,11 +165,6 @@ def docker_client_from_env() -> docker.DockerClient:
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise DockerUnavailableError(_unreachable_message(exc)) from exc
     return client
-
-
-def docker_sandbox_from_env(image: str = DEFAULT_IMAGE, limits: SandboxLimits | None = None) -> DockerSandbox:
-    """The production wiring: a :class:`DockerSandbox` on the environment's engine."""
-    return DockerSandbox(docker_client_from_env(), image=image, limits=limits or SandboxLimits())
 
 
 def reap(
@@ -282,13 +230,13 @@ def _remove_dangling_setup_images(client: docker.DockerClient) -> None:
 
 
 class DockerSandbox:
-    """:class:`Sandbox` backed by a local Docker engine.
+    """Starts sandbox sessions on a local Docker engine.
 
     ``client`` is built by the caller (see :func:`docker_client_from_env`).
     ``env`` adds fixed variables to :data:`BASE_ENV`; nothing else reaches the
     commands. ``uid``/``gid`` must match the user baked into the image.
     ``network`` and ``writable_root`` exist for the setup phase only
-    (``runner.setup_phase``); lint and tests keep the defaults.
+    (``runner.sandbox.setup``); lint and tests keep the defaults.
     """
 
     def __init__(
@@ -381,7 +329,7 @@ class DockerSandbox:
 
 
 class DockerSession:
-    """One job's container; see :class:`SandboxSession`.
+    """One job's container: a ``runner.ports.SandboxSession``.
 
     After a timeout the container is gone; the next :meth:`run` starts a fresh
     one (``restarts`` counts them). :meth:`run` after :meth:`close` raises
