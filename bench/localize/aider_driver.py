@@ -12,11 +12,14 @@ len/4, like every map in the benchmark. The tags cache stays in the clone across
 would in a user's checkout, so the first instance is cold and the rest incremental.
 """
 
+from __future__ import annotations
+
 import json
 import os
 import subprocess
 import sys
 import time
+from typing import Any
 
 from aider.coders.base_coder import Coder
 from aider.io import InputOutput
@@ -24,7 +27,7 @@ from aider.repomap import RepoMap
 
 
 class _Model:
-    def token_count(self, text):
+    def token_count(self, text: str) -> float:
         return len(text) / 4
 
 
@@ -35,30 +38,30 @@ class _Mentions:
     get_ident_mentions = Coder.get_ident_mentions
     get_ident_filename_matches = Coder.get_ident_filename_matches
 
-    def __init__(self, root, files):
+    def __init__(self, root: str, files: list[str]) -> None:
         self.root = root
         self.files = files
-        self.abs_fnames = set()
-        self.abs_read_only_fnames = set()
+        self.abs_fnames: set[str] = set()
+        self.abs_read_only_fnames: set[str] = set()
 
-    def get_all_relative_files(self):
+    def get_all_relative_files(self) -> list[str]:
         return sorted(set(self.files))
 
-    def get_addable_relative_files(self):
+    def get_addable_relative_files(self) -> set[str]:
         return set(self.files)
 
-    def get_inchat_relative_files(self):
+    def get_inchat_relative_files(self) -> list[str]:
         return []
 
-    def get_rel_fname(self, fname):
+    def get_rel_fname(self, fname: str) -> str:
         return os.path.relpath(fname, self.root)
 
 
-def _git(root, *args):
+def _git(root: str, *args: str) -> str:
     return subprocess.run(["git", "-C", root, *args], check=True, capture_output=True, text=True).stdout
 
 
-def main():
+def main() -> None:
     out, sys.stdout = sys.stdout, sys.stderr  # aider prints progress to stdout; keep ours clean
     job = json.load(sys.stdin)
     root, budgets = job["root"], job["budgets"]
@@ -69,7 +72,9 @@ def main():
         files = [f for f in _git(root, "ls-files", "-z").split("\0") if f]
         coder = _Mentions(root, files)
         text = inst["text"] + "\n"
-        maps, ranked, seconds = {}, None, None
+        maps: dict[str, str] = {}
+        ranked: list[Any] | None = None
+        seconds: float | None = None
         for budget in budgets:
             start = time.perf_counter()
             rm = RepoMap(map_tokens=budget, root=root, main_model=_Model(), io=io, refresh="always")
@@ -78,7 +83,7 @@ def main():
             else:
                 real = rm.get_ranked_tags
 
-                def remember(*args, _real=real, **kwargs):
+                def remember(*args: Any, _real: Any = real, **kwargs: Any) -> Any:
                     nonlocal ranked
                     ranked = _real(*args, **kwargs)
                     return ranked
@@ -95,8 +100,8 @@ def main():
             if seconds is None:
                 seconds = time.perf_counter() - start
             maps[str(budget)] = content
-        order = []
-        seen = set()
+        order: list[str] = []
+        seen: set[str] = set()
         for tag in ranked or []:
             if tag[0] not in seen:
                 seen.add(tag[0])

@@ -1,12 +1,12 @@
 import threading
 from pathlib import Path
 
-from bot.routing import JobSpec
+from bot.routing import JobKind, JobSpec
 from bot.store import Store
 
 
-def _spec(number: int = 1, kind: str = "run") -> JobSpec:
-    return JobSpec(kind=kind, owner="o", repo="r", installation_id=1, issue_number=number,  # type: ignore[arg-type]
+def _spec(number: int = 1, kind: JobKind = "run") -> JobSpec:
+    return JobSpec(kind=kind, owner="o", repo="r", installation_id=1, issue_number=number,
                    sender="alice", trigger="label")
 
 

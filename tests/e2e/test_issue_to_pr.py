@@ -7,7 +7,9 @@ OpenAPI description).
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
+import httpx
 import pytest
 
 from tests.doubles.llm.server import LLMDouble
@@ -31,19 +33,21 @@ def add(a, b):
 EDIT_SONNET = EDIT.replace("return a + b", "return b + a")
 
 
-def _label(app: App, issue: int, *, sender: str = "maint", label: str = "ai-fix", delivery_id: str | None = None):  # type: ignore[no-untyped-def]
+def _label(app: App, issue: int, *, sender: str = "maint", label: str = "ai-fix",
+           delivery_id: str | None = None) -> httpx.Response:
     payload = load_payload("issues", "labeled", repo=REPO, issue_number=issue, issue_title="add() subtracts",
                            issue_body="`add(2, 3)` returns -1 instead of 5.", label=label, sender=sender)
     return app.deliver("issues", payload, delivery_id=delivery_id)
 
 
-def _comment(app: App, issue: int, body: str, *, sender: str | Actor = "maint", merge: dict | None = None):  # type: ignore[no-untyped-def,type-arg]
+def _comment(app: App, issue: int, body: str, *, sender: str | Actor = "maint",
+             merge: dict[str, Any] | None = None) -> httpx.Response:
     payload = load_payload("issue_comment", "created", repo=REPO, issue_number=issue, comment_body=body,
                            sender=sender, comment_user=sender, merge=merge)
     return app.deliver("issue_comment", payload)
 
 
-def _pulls_for(app: App, issue: int) -> list[dict]:  # type: ignore[type-arg]
+def _pulls_for(app: App, issue: int) -> list[dict[str, Any]]:
     return [p for p in app.github.pulls(REPO) if p["head"]["ref"] == f"ai-fix/issue-{issue}"]
 
 
