@@ -27,7 +27,7 @@ MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub never delivers larger payloads
 
 def create_app(settings: Settings, store: Store, wake: threading.Event | None = None,
                aliases: Mapping[str, ModelPair] | None = None) -> FastAPI:
-    secret = settings.webhook_secret()
+    secret = settings.webhook_secret().decode()  # githubkit keys the HMAC with the text secret
     app_id = settings.github_app_id
     model_aliases = dict(aliases or settings.model_aliases())
     app = FastAPI(title="ai-fix", docs_url=None, redoc_url=None, openapi_url=None)

@@ -2,6 +2,17 @@
 
 Authorisation by repository permission needs an API call, so it happens in the worker, not here;
 this only filters what can be decided from the payload (event, label, bot authors, commands).
+
+Why a tolerant read of the raw dict rather than githubkit's webhook models (`githubkit.webhooks.parse`),
+measured with githubkit 0.16.1 / schemas 2026-03-10 on the example payloads in shared/data/github-webhooks:
+- they reject the very trigger: GitHub's own `issues.labeled` example fails validation (6 errors), because
+  the models require `label.archived_at`/`archived_by`, which the example, GitHub's OpenAPI description
+  the tests validate against, and older or GHES deliveries do not carry; 15 of the 48 examples fail alike.
+  A model path would ignore real deliveries (githubkit#14, #93, #118 are earlier cases of this);
+- they are slow where nothing may be: the first parse of an event builds its models (issues 805 ms,
+  issue_comment 238 ms, pull_request_review 525 ms), and warm parses of `issues` take 3-7 ms against
+  0.03 ms for `json.loads` of the same body.
+So `decide` reads only the fields it needs and answers `Ignore` when one is missing or of the wrong type.
 """
 
 from __future__ import annotations

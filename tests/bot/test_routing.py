@@ -71,3 +71,12 @@ def test_comment_on_a_pull_request_is_marked() -> None:
 def test_malformed_payloads_are_ignored_not_crashing() -> None:
     assert isinstance(_decide("issues", {"action": "labeled"}), Ignore)
     assert isinstance(_decide("issues", {"action": "labeled", "label": {"name": "ai-fix"}, "repository": []}), Ignore)
+
+
+def test_only_the_fields_it_reads_are_required() -> None:
+    # githubkit's models reject GitHub's own issues.labeled example (no label.archived_at): routing must not.
+    minimal = {"action": "labeled", "label": {"name": "ai-fix"}, "issue": {"number": 3},
+               "repository": {"name": "widgets", "owner": {"login": "acme"}}, "sender": {"login": "alice"},
+               "installation": {"id": 9}}
+    assert _decide("issues", minimal) == JobSpec(kind="run", owner="acme", repo="widgets", installation_id=9,
+                                                 issue_number=3, sender="alice", trigger="label")
