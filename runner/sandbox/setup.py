@@ -12,7 +12,7 @@ runs setup again.
 
 Where installed packages go: the worktree is bind-mounted and differs per job,
 so anything written under ``/workspace`` is lost. Setup therefore runs with a
-virtual environment at :data:`runner.sandbox.VENV` (``--system-site-packages``,
+virtual environment at ``runner.sandbox.container.VENV`` (``--system-site-packages``,
 so the image's pytest stays visible), which is part of the committed image and
 first on PATH in every sandbox. ``pip install -e .`` puts only a path hook into
 the venv: it points at ``/workspace``, where each job mounts its own worktree.
@@ -51,19 +51,9 @@ import docker.errors
 import requests.exceptions
 
 from runner.ports import CommandResult, SetupResult
-from runner.sandbox.session import (
-    BASE_ENV,
-    BUILD_HINT,
-    JOB_LABEL,
-    LABEL,
-    OWNER_LABEL,
-    ROLE_LABEL,
-    VENV,
-    DockerSandbox,
-    SandboxError,
-    SandboxImageMissingError,
-    SandboxLimits,
-)
+from runner.sandbox.container import BASE_ENV, JOB_LABEL, LABEL, OWNER_LABEL, ROLE_LABEL, VENV, SandboxLimits
+from runner.sandbox.errors import BUILD_HINT, SandboxError, SandboxImageMissingError
+from runner.sandbox.session import DockerSandbox
 
 log = logging.getLogger(__name__)
 

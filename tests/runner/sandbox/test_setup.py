@@ -18,7 +18,8 @@ import docker
 import docker.errors
 import pytest
 
-from runner.sandbox.session import VENV, DockerSandbox, SandboxLimits
+from runner.sandbox.container import VENV, SandboxLimits
+from runner.sandbox.session import DockerSandbox
 from runner.sandbox.setup import (
     SetupCache,
     SetupFailedError,
