@@ -62,7 +62,7 @@ from runner.sandbox.container import (
     container_config,
 )
 from runner.sandbox.engine import docker_errors
-from runner.sandbox.errors import SandboxClosedError, SandboxError, image_missing
+from runner.sandbox.errors import SandboxClosedError, SandboxError, SandboxImageMissingError
 from runner.sandbox.host import CgroupProbe, OutputCapture, sync_ownership
 
 log = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class DockerSandbox:
             try:
                 self.client.images.get(self.image)
             except docker.errors.ImageNotFound as exc:
-                raise image_missing(self.image) from exc
+                raise SandboxImageMissingError(self.image) from exc
 
     def start(self, worktree: Path, *, job_id: str | None = None) -> DockerSession:
         """Start a container for ``worktree`` (an existing host directory)."""
@@ -239,7 +239,7 @@ class DockerSession:
                 container = sandbox.client.containers.create(**kwargs)
                 container.start()
             except docker.errors.ImageNotFound as exc:
-                raise image_missing(sandbox.image) from exc
+                raise SandboxImageMissingError(sandbox.image) from exc
             except docker.errors.APIError as exc:
                 if container is not None:
                     _remove_quietly(container)

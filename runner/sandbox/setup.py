@@ -46,7 +46,7 @@ import requests.exceptions
 
 from runner.ports import CommandResult, SetupResult
 from runner.sandbox.container import BASE_ENV, SETUP_DIR, VENV, SandboxLimits
-from runner.sandbox.errors import BUILD_HINT, SandboxError, SandboxImageMissingError
+from runner.sandbox.errors import SandboxError, SandboxImageMissingError
 from runner.sandbox.session import DockerSandbox
 from runner.sandbox.setup_cache import SetupCache, evict_setup_images, image_labels, key_lock, touch_if_cached
 from runner.sandbox.setup_key import setup_key
@@ -218,8 +218,7 @@ def _image_id(client: docker.DockerClient, image: str) -> str:
     try:
         return str(client.api.inspect_image(image)["Id"])
     except docker.errors.NotFound as exc:
-        hint = BUILD_HINT if image.startswith("ai-fix-sandbox") else f"`docker pull {image}` on the host"
-        raise SandboxImageMissingError(f"image {image!r} is not in the local Docker engine; {hint}") from exc
+        raise SandboxImageMissingError(image) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise SandboxError(f"could not inspect image {image!r}: {exc}") from exc
 

@@ -17,6 +17,7 @@ import docker.errors
 import pytest
 
 from runner.sandbox.container import VENV, SandboxLimits
+from runner.sandbox.errors import SandboxImageMissingError
 from runner.sandbox.session import DockerSandbox
 from runner.sandbox.setup import SetupFailedError, prepare_image
 from runner.sandbox.setup_cache import SetupCache
@@ -126,3 +127,14 @@ def test_failed_setup_is_reported_and_not_cached(
         prepare_image(docker_client, sandbox_image, repo, ["sleep 60"], "https://example.test/fail.git",
                       cache=cache, timeout_s=2)
 
+
+@pytest.mark.docker
+def test_a_missing_base_image_gets_the_same_hint_as_a_session(docker_client: docker.DockerClient,
+                                                              tmp_path: Path) -> None:
+    missing = "ai-fix-sandbox:does-not-exist"
+    with pytest.raises(SandboxImageMissingError) as from_setup:
+        prepare_image(docker_client, missing, make_repo(tmp_path / "repo"), ["true"], "https://example.test/m.git")
+    with pytest.raises(SandboxImageMissingError) as from_session:
+        DockerSandbox(docker_client, image=missing).check()
+    assert str(from_setup.value) == str(from_session.value)
+    assert "deploy/sandbox/build.sh" in from_setup.value.hint
