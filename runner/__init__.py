@@ -67,7 +67,8 @@ def docker_sandbox_factory(default_image: str, allowed_images: Sequence[str] = (
 
 def reap_sandboxes() -> int:
     """Remove sandbox containers a crashed process left behind; the number removed."""
-    from runner.sandbox.session import docker_client_from_env, reap
+    from runner.sandbox.engine import docker_client_from_env
+    from runner.sandbox.reap import reap
 
     return len(reap(docker_client_from_env()))
 

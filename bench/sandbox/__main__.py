@@ -29,8 +29,11 @@ from pathlib import Path
 
 import docker
 
-from runner.sandbox.session import DEFAULT_IMAGE, DockerSandbox, SandboxLimits, docker_client_from_env
-from runner.sandbox.setup import SetupCache, prepare_image
+from runner.sandbox.container import DEFAULT_IMAGE, SandboxLimits
+from runner.sandbox.engine import docker_client_from_env
+from runner.sandbox.session import DockerSandbox
+from runner.sandbox.setup import prepare_image
+from runner.sandbox.setup_cache import SetupCache
 
 RESULTS = Path(__file__).resolve().parents[1] / "results" / "sandbox.json"
 COMMANDS = ("true", "python3 -c pass", "ls -R . > /dev/null")

@@ -1,7 +1,12 @@
 """The sandbox: every command a job runs against a repository (setup, lint, tests) runs here.
 
-Rooms: `session` (the Docker container a job's commands run in, its limits and errors), `host`
-(host-side helpers: output capture, ownership, owner tokens, cgroup counters), `reap` (containers a
-crashed process left behind), `setup` (the repository's setup phase, cached as an image),
-`factory` (the `SandboxFactory` jobs and `ai-fix solve` use) and `cli` (`ai-fix sandbox`).
+Rooms: `container` (what every container is: image, user, labels, environment, limits, and the
+settings Docker creates it with), `session` (the container a job's commands run in), `errors`
+(typed errors, one missing-image hint), `engine` (the Docker client; an unreachable engine as a
+typed error), `host` (host-side helpers: output capture, ownership, owner tokens, cgroup
+counters), `reap` (containers a crashed process left behind, dangling setup images), the setup
+phase, cached as an image: `setup` (the build), `setup_key` (the cache key and the dependency-file
+walk), `setup_cache` (lookup, per-key lock, LRU eviction), `setup_network` (the host's index, proxy
+and CA settings, without credentials); `factory` (the `SandboxFactory` jobs and `ai-fix solve`
+use) and `cli` (`ai-fix sandbox`).
 """

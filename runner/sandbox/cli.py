@@ -26,14 +26,11 @@ from typing import Any
 
 from runner import repo_config
 from runner.errors import RunnerError
-from runner.sandbox.session import (
-    DEFAULT_IMAGE,
-    TIMEOUT_EXIT_CODE,
-    DockerSandbox,
-    SandboxLimits,
-    docker_client_from_env,
-)
-from runner.sandbox.setup import SetupNetwork, prepare_image
+from runner.sandbox.container import DEFAULT_IMAGE, TIMEOUT_EXIT_CODE, SandboxLimits
+from runner.sandbox.engine import docker_client_from_env
+from runner.sandbox.session import DockerSandbox
+from runner.sandbox.setup import prepare_image
+from runner.sandbox.setup_network import SetupNetwork
 
 #: The sandbox itself failed (Docker unreachable, image missing, setup failed): like `docker run`.
 SANDBOX_FAILURE_EXIT_CODE = 125

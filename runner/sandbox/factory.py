@@ -13,7 +13,9 @@ from collections.abc import Sequence
 import docker
 
 from runner.ports import SandboxSession, SetupResult
-from runner.sandbox.session import DockerSandbox, SandboxError, docker_client_from_env
+from runner.sandbox.engine import docker_client_from_env
+from runner.sandbox.errors import SandboxError
+from runner.sandbox.session import DockerSandbox
 from runner.sandbox.setup import prepare_image
 from runner.workspace import Worktree
 

@@ -3,7 +3,7 @@
 Why a module of its own: these run in the App's process on the host, next to
 files and processes a hostile repository controls, and each has a subtle
 safety property (bounded memory, no symlink following, no pid reuse mix-up)
-that is easier to review apart from the Docker plumbing in runner/sandbox.py.
+that is easier to review apart from the Docker plumbing in runner/sandbox/session.py.
 """
 
 from __future__ import annotations

@@ -3,8 +3,8 @@
 Why this module exists: the runner executes code from arbitrary repositories
 (their tests, their linters, whatever the model wrote). That code must not see
 the bot's secrets, reach the network, write outside the job's worktree, or
-exhaust the host. This module is the only place that knows about Docker; the
-runner talks to the small ``SandboxSession`` protocol (``runner.ports``),
+exhaust the host. This room (``runner/sandbox/``) is the only place that knows
+about Docker; the runner talks to the small ``SandboxSession`` protocol (``runner.ports``),
 so tests can substitute a double.
 
 Life cycle: ``DockerSandbox.start(worktree)`` creates one container per session
@@ -13,17 +13,16 @@ Life cycle: ``DockerSandbox.start(worktree)`` creates one container per session
 of ``sh -c command``. When a command exceeds its timeout the whole container is
 killed (the only reliable way to stop every process it spawned); the session
 then starts a fresh container on the next ``run`` (the worktree survives,
-``/tmp`` and background processes do not). ``reap(client)`` removes containers
-left behind by a crashed process: every container is labelled with its owner
-(boot id, pid namespace, pid and start time of the creating process), so a
-reaper never removes the containers of another live process sharing the engine.
+``/tmp`` and background processes do not). What a container is allowed to do is
+decided in ``runner.sandbox.container``; containers a crashed process left behind
+are removed by ``runner.sandbox.reap``.
 
 Limits are reported, not just enforced: when the kernel refused a fork (pids
 limit) or killed a process for memory during a command, the result says so
 (read from the container's cgroup when this process can see it).
 
 Setup (``runner.sandbox.setup``) reuses this class with ``network`` and a
-writable root; packages it installs live in :data:`VENV`, which is on PATH.
+writable root; packages it installs live in ``runner.sandbox.container.VENV``, which is on PATH.
 
 File ownership: commands run as a non-root uid (10001 by default). When this
 process is root, :func:`sync_ownership` chowns the worktree (except ``.git``) to
@@ -38,13 +37,11 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Self
@@ -52,187 +49,33 @@ from typing import Any, Self
 import docker
 import docker.errors
 import requests.exceptions
-from docker.types import LogConfig, Mount, Ulimit
 
-from runner.errors import RunnerError
 from runner.ports import CommandResult
-from runner.sandbox.host import (
-    CgroupProbe,
-    OutputCapture,
-    owner_alive,
-    owner_token,
-    sync_ownership,
+from runner.sandbox.container import (
+    BASE_ENV,
+    DEFAULT_IMAGE,
+    SANDBOX_GID,
+    SANDBOX_UID,
+    TIMEOUT_EXIT_CODE,
+    WORKSPACE,
+    SandboxLimits,
+    container_config,
 )
-
-__all__ = [
-    "BASE_ENV", "DEFAULT_IMAGE", "DEFAULT_REAP_AGE_S", "JOB_LABEL", "LABEL", "OWNER_LABEL", "ROLE_LABEL",
-    "SANDBOX_GID", "SANDBOX_UID", "TIMEOUT_EXIT_CODE", "VENV", "WORKSPACE", "DockerSandbox",
-    "DockerSession", "DockerUnavailableError", "OutputCapture", "SandboxClosedError", "SandboxError",
-    "SandboxImageMissingError", "SandboxLimits", "docker_client_from_env", "owner_alive", "owner_token", "reap",
-    "sync_ownership",
-]
+from runner.sandbox.engine import docker_errors
+from runner.sandbox.errors import SandboxClosedError, SandboxError, SandboxImageMissingError
+from runner.sandbox.host import CgroupProbe, OutputCapture, sync_ownership
 
 log = logging.getLogger(__name__)
-
-DEFAULT_IMAGE = "ai-fix-sandbox:latest"
-WORKSPACE = "/workspace"
-SANDBOX_UID = 10001
-SANDBOX_GID = 10001
-LABEL = "ai-fix"
-JOB_LABEL = "ai-fix.job"
-OWNER_LABEL = "ai-fix.owner"
-ROLE_LABEL = "ai-fix.role"
-#: Where the setup phase installs a repository's Python packages (see runner.sandbox.setup).
-VENV = "/opt/ai-fix/venv"
-#: Containers whose owner cannot be checked (other host or pid namespace, no
-#: owner label) are reaped once older than this: longer than any job may run.
-DEFAULT_REAP_AGE_S = 8 * 3600.0
-TIMEOUT_EXIT_CODE = 124
-BUILD_HINT = "run deploy/sandbox/build.sh to build it"
-
-#: The complete environment of every command. Nothing from the host process
-#: is passed on; add variables explicitly with ``DockerSandbox(env=...)``.
-BASE_ENV: Mapping[str, str] = {
-    "PATH": f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-    "HOME": "/tmp",
-    "TMPDIR": "/tmp",
-    "LANG": "C.UTF-8",
-    "PYTHONUNBUFFERED": "1",
-    "PIP_DISABLE_PIP_VERSION_CHECK": "1",
-}
 
 # Time allowed for the exit code to show up once output has ended, and for the
 # output reader to notice that a killed container closed its stream.
 _REAPER_GRACE_S = 10.0
 
 
-# --------------------------------------------------------------------------- errors
-
-
-class SandboxError(RunnerError):
-    """The sandbox could not do what was asked; the message says what to do."""
-
-
-class DockerUnavailableError(SandboxError):
-    """The Docker engine cannot be reached."""
-
-
-class SandboxImageMissingError(SandboxError):
-    """The sandbox image is not in the local Docker engine."""
-
-
-class SandboxClosedError(SandboxError):
-    """``run`` was called on a session that was closed."""
-
-
-# --------------------------------------------------------------------------- values
-
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """Resource limits of one sandbox container.
-
-    ``tmp_mb`` is the size of the ``/tmp`` tmpfs (HOME); its pages count against
-    ``memory_mb``. ``max_output_bytes`` caps what a :class:`CommandResult` keeps
-    (half from the start of the output, half from the end). ``file_mb`` caps the
-    size of any one file a command writes (RLIMIT_FSIZE): it does not bound the
-    total disk use of the worktree, but stops one runaway file from filling it.
-    """
-
-    memory_mb: int = 2048
-    cpus: float = 2.0
-    pids: int = 512
-    tmp_mb: int = 512
-    max_output_bytes: int = 64 * 1024
-    file_mb: int = 4096
-
-    def __post_init__(self) -> None:
-        for name in ("memory_mb", "pids", "tmp_mb", "max_output_bytes", "file_mb"):
-            if getattr(self, name) <= 0:
-                raise ValueError(f"SandboxLimits.{name} must be positive")
-        if self.cpus <= 0:
-            raise ValueError("SandboxLimits.cpus must be positive")
-
-
-# --------------------------------------------------------------------------- docker
-
-
-def docker_client_from_env() -> docker.DockerClient:
-    """A client configured like the docker CLI (DOCKER_HOST etc.), checked with a ping."""
-    try:
-        client = docker.from_env()
-        client.ping()
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise DockerUnavailableError(_unreachable_message(exc)) from exc
-    return client
-
-
-def reap(
-    client: docker.DockerClient, *, job_id: str | None = None, max_age_s: float = DEFAULT_REAP_AGE_S
-) -> list[str]:
-    """Remove sandbox containers left behind (e.g. after a crash); return their ids.
-
-    Matches containers carrying ``ai-fix=1`` and a non-empty ``ai-fix.job``
-    label, i.e. only those made by :class:`DockerSandbox` (image labels alone
-    would also match build containers). With ``job_id``, removes that job's
-    containers whatever their state (call it when a job ends). Without it,
-    several processes may share the engine, so only *abandoned* containers go:
-    those whose owner process is gone, and those older than ``max_age_s`` whose
-    owner cannot be checked from here (another host or pid namespace).
-    Also removes untagged setup-cache images (superseded by a concurrent build).
-    """
-    labels = [f"{LABEL}=1", f"{JOB_LABEL}={job_id}" if job_id else JOB_LABEL]
-    removed = []
-    with _docker_errors("list sandbox containers"):
-        containers = client.api.containers(all=True, filters={"label": labels})
-    now = time.time()
-    for info in containers:
-        tags = info.get("Labels") or {}
-        if not tags.get(JOB_LABEL):
-            continue  # inherited from a setup image's config, not a sandbox container
-        age_s = now - float(info.get("Created", now))
-        if job_id is None and not _abandoned(tags.get(OWNER_LABEL, ""), age_s, max_age_s):
-            continue
-        try:
-            with _docker_errors("remove a sandbox container"):
-                client.api.remove_container(info["Id"], force=True)
-        except docker.errors.NotFound:
-            continue
-        except docker.errors.APIError as exc:
-            if exc.status_code == 409:  # removal already in progress
-                continue
-            raise SandboxError(f"could not remove sandbox container {info['Id'][:12]}: {exc}") from exc
-        removed.append(str(info["Id"]))
-    if removed:
-        log.info("reaped %d leftover sandbox container(s)", len(removed))
-    if job_id is None:
-        _remove_dangling_setup_images(client)
-    return removed
-
-
-def _abandoned(owner: str, age_s: float, max_age_s: float) -> bool:
-    alive = owner_alive(owner) if owner else None
-    if alive is None:
-        return age_s > max_age_s
-    return not alive
-
-
-def _remove_dangling_setup_images(client: docker.DockerClient) -> None:
-    try:
-        images = client.api.images(filters={"dangling": True, "label": [f"{LABEL}=1", f"{ROLE_LABEL}=setup"]})
-        for image in images:
-            try:
-                client.api.remove_image(image["Id"])
-            except docker.errors.APIError:
-                continue  # in use by a container: a later reap gets it
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        log.warning("could not remove untagged setup images: %s", exc)
-
-
 class DockerSandbox:
     """Starts sandbox sessions on a local Docker engine.
 
-    ``client`` is built by the caller (see :func:`docker_client_from_env`).
+    ``client`` is built by the caller (see ``runner.sandbox.engine.docker_client_from_env``).
     ``env`` adds fixed variables to :data:`BASE_ENV`; nothing else reaches the
     commands. ``uid``/``gid`` must match the user baked into the image.
     ``network`` and ``writable_root`` exist for the setup phase only
@@ -264,11 +107,11 @@ class DockerSandbox:
 
     def check(self) -> None:
         """Fail early (at bot start-up) if the engine or the image is missing."""
-        with _docker_errors("inspect the sandbox image"):
+        with docker_errors("inspect the sandbox image"):
             try:
                 self.client.images.get(self.image)
             except docker.errors.ImageNotFound as exc:
-                raise _image_missing(self.image) from exc
+                raise SandboxImageMissingError(self.image) from exc
 
     def start(self, worktree: Path, *, job_id: str | None = None) -> DockerSession:
         """Start a container for ``worktree`` (an existing host directory)."""
@@ -288,44 +131,6 @@ class DockerSandbox:
         if os.geteuid() == 0:
             return self.uid, self.gid, True
         return os.geteuid(), os.getegid(), False
-
-    def _container_kwargs(self, worktree: Path, job_id: str, uid: int, gid: int) -> dict[str, Any]:
-        limits = self.limits
-        mounts = [Mount(target=WORKSPACE, source=str(worktree), type="bind", read_only=False)]
-        git = worktree / ".git"
-        if git.exists() and not git.is_symlink():
-            # Hooks/config written here would run in host-side git: keep it read-only.
-            mounts.append(Mount(target=f"{WORKSPACE}/.git", source=str(git), type="bind", read_only=True))
-        safe_job = re.sub(r"[^a-zA-Z0-9_.-]", "-", job_id)[:40]
-        return {
-            "image": self.image,
-            "entrypoint": ["sleep"],
-            "command": ["infinity"],
-            "init": True,  # reaps orphans of the commands (zombies count against pids)
-            "name": f"ai-fix-{safe_job}-{uuid.uuid4().hex[:8]}",
-            "hostname": "sandbox",
-            "user": f"{uid}:{gid}",
-            "working_dir": WORKSPACE,
-            "environment": dict(self.env),
-            "labels": {LABEL: "1", JOB_LABEL: job_id, OWNER_LABEL: owner_token(), ROLE_LABEL: self.role},
-            "network_mode": self.network,
-            "read_only": not self.writable_root,
-            "tmpfs": {"/tmp": f"rw,nosuid,nodev,size={limits.tmp_mb}m,mode=1777"},
-            "mounts": mounts,
-            "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges"],
-            "pids_limit": limits.pids,
-            "mem_limit": f"{limits.memory_mb}m",
-            "memswap_limit": f"{limits.memory_mb}m",
-            "nano_cpus": int(limits.cpus * 1e9),
-            "oom_score_adj": 500,  # under host memory pressure, die before the bot
-            "ulimits": [Ulimit(name="fsize", soft=limits.file_mb << 20, hard=limits.file_mb << 20)],
-            # No log driver: a command can write to /proc/1/fd/1 (init runs as the
-            # same uid), which would otherwise grow a log file on the host without bound.
-            "log_config": LogConfig(type=LogConfig.types.NONE),
-            "stdin_open": False,
-            "tty": False,
-        }
 
 
 class DockerSession:
@@ -400,7 +205,7 @@ class DockerSession:
 
     def put_archive(self, path: str, data: bytes) -> None:
         """Extract a tar archive into the container at ``path`` (a copy, not a mount)."""
-        with _docker_errors("copy files into the sandbox"):
+        with docker_errors("copy files into the sandbox"):
             self._live_container().put_archive(path, data)
 
     def commit(self, repository: str, tag: str, changes: list[str]) -> str:
@@ -408,7 +213,7 @@ class DockerSession:
 
         The worktree mount and the ``/tmp`` tmpfs are not part of the snapshot.
         """
-        with _docker_errors("save the sandbox as an image"):
+        with docker_errors("save the sandbox as an image"):
             try:
                 image = self._live_container().commit(repository=repository, tag=tag, changes=changes)
             except docker.errors.APIError as exc:
@@ -425,14 +230,16 @@ class DockerSession:
     def _start_container(self) -> None:
         sandbox = self._sandbox
         self._sync_ownership()
-        kwargs = sandbox._container_kwargs(self.worktree, self.job_id, self._uid, self._gid)
+        kwargs = container_config(sandbox.image, sandbox.limits, sandbox.env, self.worktree, job_id=self.job_id,
+                                  user=(self._uid, self._gid), network=sandbox.network,
+                                  writable_root=sandbox.writable_root, role=sandbox.role)
         container = None
-        with _docker_errors("start the sandbox container"):
+        with docker_errors("start the sandbox container"):
             try:
                 container = sandbox.client.containers.create(**kwargs)
                 container.start()
             except docker.errors.ImageNotFound as exc:
-                raise _image_missing(sandbox.image) from exc
+                raise SandboxImageMissingError(sandbox.image) from exc
             except docker.errors.APIError as exc:
                 if container is not None:
                     _remove_quietly(container)
@@ -459,7 +266,7 @@ class DockerSession:
         deadline = started + timeout_s
         capture = OutputCapture(self._sandbox.limits.max_output_bytes)
         before = self._probe.read()
-        with _docker_errors("run a command in the sandbox"):
+        with docker_errors("run a command in the sandbox"):
             exec_id = api.exec_create(
                 self._container.id,
                 ["sh", "-c", command],
@@ -554,7 +361,7 @@ class DockerSession:
         api = self._sandbox.client.api
         pause = 0.002
         while True:
-            with _docker_errors("inspect a command in the sandbox"):
+            with docker_errors("inspect a command in the sandbox"):
                 info = api.exec_inspect(exec_id)
             if not info.get("Running"):
                 code = info.get("ExitCode")
@@ -591,31 +398,6 @@ def _remove_quietly(container: Any) -> None:
         pass
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         log.warning("could not remove sandbox container %s: %s (reap() will retry)", container.short_id, exc)
-
-
-def _image_missing(image: str) -> SandboxImageMissingError:
-    hint = BUILD_HINT if image.startswith("ai-fix-") else f"`docker pull {image}` (or `docker load`) on the host"
-    return SandboxImageMissingError(f"sandbox image {image!r} is not in the local Docker engine; {hint}")
-
-
-def _unreachable_message(exc: BaseException) -> str:
-    return (
-        f"cannot reach the Docker engine ({exc}). Is the daemon running, is DOCKER_HOST right, "
-        "and may this user use the socket (docker group)?"
-    )
-
-
-@contextmanager
-def _docker_errors(action: str) -> Iterator[None]:
-    """Turn transport failures into :class:`DockerUnavailableError`."""
-    try:
-        yield
-    except SandboxError:
-        raise
-    except (requests.exceptions.ConnectionError, docker.errors.DockerException) as exc:
-        if isinstance(exc, requests.exceptions.ConnectionError) or type(exc) is docker.errors.DockerException:
-            raise DockerUnavailableError(f"could not {action}: {_unreachable_message(exc)}") from exc
-        raise
 
 
 @contextmanager

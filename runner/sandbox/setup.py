@@ -4,15 +4,15 @@ Why: a repository's tests need its dependencies, the run phase has no network,
 and installing them for every job would cost minutes. So the ``setup`` commands
 of ``.github/ai-fix.yml`` run once, in a container with network but without
 secrets or host mounts other than (a copy of) the worktree, and the container is
-committed as ``ai-fix-setup:<key>``. The key hashes the repository, the base
-image, the commands and the contents of the dependency files
-(:data:`DEPENDENCY_NAMES`, :data:`DEPENDENCY_GLOBS`), so the next job on an
-unchanged repository starts from that image and changing e.g. ``pyproject.toml``
-runs setup again.
+committed as ``ai-fix-setup:<key>``. The key (``runner.sandbox.setup_key``) hashes
+the repository, the base image, the commands and the contents of the dependency
+files, so the next job on an unchanged repository starts from that image and
+changing e.g. ``pyproject.toml`` runs setup again. Finding, locking and evicting
+those images is ``runner.sandbox.setup_cache``; this module builds them.
 
 Where installed packages go: the worktree is bind-mounted and differs per job,
 so anything written under ``/workspace`` is lost. Setup therefore runs with a
-virtual environment at :data:`runner.sandbox.VENV` (``--system-site-packages``,
+virtual environment at ``runner.sandbox.container.VENV`` (``--system-site-packages``,
 so the image's pytest stays visible), which is part of the committed image and
 first on PATH in every sandbox. ``pip install -e .`` puts only a path hook into
 the venv: it points at ``/workspace``, where each job mounts its own worktree.
@@ -21,28 +21,22 @@ the job's worktree in the same state, and setup cannot tamper with it.
 
 Reaching package indexes: the network settings (CA bundle, index URLs, proxies
 without credentials) come from :class:`SetupNetwork`, are handed to each setup
-command's environment only, and the CA file is deleted before the commit, so
-none of it reaches the run phase or the image's config.
+command's environment only (``runner.sandbox.setup_network``), and the CA file
+is deleted before the commit, so none of it reaches the run phase or the image's config.
 """
 
 from __future__ import annotations
 
-import configparser
-import fcntl
-import hashlib
 import io
 import json
 import logging
 import os
-import re
 import shutil
 import stat
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
-from contextlib import contextmanager
-from dataclasses import dataclass, field
+from collections.abc import Callable, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
@@ -51,57 +45,20 @@ import docker.errors
 import requests.exceptions
 
 from runner.ports import CommandResult, SetupResult
-from runner.sandbox.session import (
-    BASE_ENV,
-    BUILD_HINT,
-    JOB_LABEL,
-    LABEL,
-    OWNER_LABEL,
-    ROLE_LABEL,
-    VENV,
-    DockerSandbox,
-    SandboxError,
-    SandboxImageMissingError,
-    SandboxLimits,
-)
+from runner.sandbox.container import BASE_ENV, SETUP_DIR, VENV, SandboxLimits
+from runner.sandbox.errors import SandboxError, SandboxImageMissingError
+from runner.sandbox.session import DockerSandbox
+from runner.sandbox.setup_cache import SetupCache, evict_setup_images, image_labels, key_lock, touch_if_cached
+from runner.sandbox.setup_key import setup_key
+from runner.sandbox.setup_network import CA_PATH, SetupNetwork
 
 log = logging.getLogger(__name__)
 
-SETUP_REPOSITORY = "ai-fix-setup"
-KEY_LABEL = "ai-fix.setup-key"
-REPO_LABEL = "ai-fix.repo"
-#: Bump when the layout of setup images changes, so old ones stop matching.
-KEY_VERSION = "1"
-_SETUP_DIR = "/opt/ai-fix"
-_CA_PATH = f"{_SETUP_DIR}/.setup-ca.crt"  # deleted before the commit
-
-#: Files whose content decides what setup installs (any depth, see _walk).
-DEPENDENCY_NAMES = frozenset({
-    "pyproject.toml", "setup.py", "setup.cfg", "Pipfile", "Pipfile.lock", "poetry.lock", "pdm.lock", "uv.lock",
-    "environment.yml", "environment.yaml", "package.json", "package-lock.json", "npm-shrinkwrap.json",
-    "yarn.lock", "pnpm-lock.yaml", "Gemfile", "Gemfile.lock", "go.mod", "go.sum", "Cargo.toml", "Cargo.lock",
-    "composer.json", "composer.lock",
-})
-DEPENDENCY_GLOBS = ("requirements*.txt", "requirements*.in", "constraints*.txt", "requirements/*.txt",
-                    "requirements/*.in")
-_SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", ".tox", ".nox", "__pycache__", "site-packages",
-                        ".mypy_cache", ".pytest_cache", "build", "dist"})
-_MAX_DEPTH = 4
-_MAX_DEPENDENCY_FILES = 500
 #: New top-level entries setup may leave in the worktree without a warning.
 _HARMLESS = ("*.egg-info", "build", "dist", "__pycache__", ".eggs", ".pytest_cache", "*.dist-info")
 
 #: Setup downloads and builds: more room than the run phase, same isolation otherwise.
 SETUP_LIMITS = SandboxLimits(memory_mb=4096, cpus=2.0, pids=1024, tmp_mb=1024, max_output_bytes=256 * 1024)
-
-_PASSED_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT", "PIP_RETRIES",
-               "UV_INDEX_URL", "UV_EXTRA_INDEX_URL", "UV_DEFAULT_INDEX", "NPM_CONFIG_REGISTRY",
-               "HTTP_PROXY", "HTTPS_PROXY", "NO_PROXY", "http_proxy", "https_proxy", "no_proxy")
-_CA_ENV = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE")
-_CA_TARGETS = ("PIP_CERT", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
-               "GIT_SSL_CAINFO")
-_PIP_CONFIGS = ("/etc/pip.conf", "/etc/xdg/pip/pip.conf", "~/.config/pip/pip.conf", "~/.pip/pip.conf")
-_CREDENTIALS = re.compile(r"://[^/@\s]+@")
 
 
 class SetupFailedError(SandboxError):
@@ -112,65 +69,6 @@ class SetupFailedError(SandboxError):
                          "`ai-fix sandbox --repo PATH -- true` reproduces the setup locally")
         self.output = output
         self.exit_code = exit_code
-
-
-@dataclass(frozen=True)
-class SetupNetwork:
-    """How the setup container reaches package indexes.
-
-    ``ca_bundle`` is a PEM file copied in (certificates are public; needed
-    behind a TLS-intercepting proxy); ``env`` holds index and proxy settings,
-    never credentials. ``dropped`` names host settings left out because they
-    carried credentials. Build it with :meth:`from_host` or by hand.
-    """
-
-    network: str = "bridge"
-    ca_bundle: Path | None = None
-    env: Mapping[str, str] = field(default_factory=dict)
-    dropped: tuple[str, ...] = ()
-
-    @classmethod
-    def from_host(cls, environ: Mapping[str, str] | None = None, network: str = "bridge") -> SetupNetwork:
-        """What pip on this host uses: its CA bundle, index URLs and proxies, minus any credentials."""
-        environ = os.environ if environ is None else environ
-        pip_conf = _pip_config(environ)
-        ca = next((Path(environ[name]) for name in _CA_ENV if Path(environ.get(name, "") or "/-").is_file()), None)
-        if ca is None and pip_conf.get("cert") and Path(pip_conf["cert"]).is_file():
-            ca = Path(pip_conf["cert"])
-        if ca is None and Path("/etc/ssl/certs/ca-certificates.crt").is_file():
-            ca = Path("/etc/ssl/certs/ca-certificates.crt")
-        wanted = {name: environ[name] for name in _PASSED_ENV if environ.get(name)}
-        for key, name in (("index-url", "PIP_INDEX_URL"), ("extra-index-url", "PIP_EXTRA_INDEX_URL"),
-                          ("trusted-host", "PIP_TRUSTED_HOST")):
-            if pip_conf.get(key) and name not in wanted:
-                wanted[name] = " ".join(pip_conf[key].split())
-        env = {k: v for k, v in wanted.items() if not _CREDENTIALS.search(v)}
-        dropped = tuple(sorted(set(wanted) - set(env)))
-        if dropped:
-            log.warning("setup phase: not passing %s to setup commands: the values carry credentials",
-                        ", ".join(dropped))
-        return cls(network=network, ca_bundle=ca, env=env, dropped=dropped)
-
-    def command_env(self) -> dict[str, str]:
-        """The variables each setup command gets on top of the sandbox's base environment."""
-        env = {**self.env, "VIRTUAL_ENV": VENV, "PIP_NO_CACHE_DIR": "1"}
-        if self.ca_bundle is not None:
-            env.update({name: _CA_PATH for name in _CA_TARGETS})
-        return env
-
-
-@dataclass(frozen=True)
-class SetupCache:
-    """Where setup images live and how many are kept (least recently used go first).
-
-    ``max_bytes`` counts what each image adds to its base. ``lock_dir`` holds
-    one lock file per key, so two jobs of one repository set up only once.
-    """
-
-    repository: str = SETUP_REPOSITORY
-    max_images: int = 20
-    max_bytes: int = 20 * 1024**3
-    lock_dir: Path | None = None
 
 
 def prepare_image(
@@ -201,10 +99,10 @@ def prepare_image(
     cache = cache or SetupCache()
     key = setup_key(_image_id(client, base_image), worktree, commands, repo_key)
     tag = f"{cache.repository}:{key[:24]}"
-    if _touch_if_cached(client, tag, key):
+    if touch_if_cached(client, tag, key):
         return SetupResult(image=tag, status="hit", output="", duration_s=time.monotonic() - started, key=key)
-    with _key_lock(cache, key):
-        if _touch_if_cached(client, tag, key):  # a concurrent job built it while we waited
+    with key_lock(cache, key):
+        if touch_if_cached(client, tag, key):  # a concurrent job built it while we waited
             return SetupResult(image=tag, status="hit", output="", duration_s=time.monotonic() - started, key=key)
         results, warnings = _build(client, base_image, worktree, commands, repo_key, key, tag,
                                    network or SetupNetwork.from_host(), limits, timeout_s, job_id)
@@ -212,62 +110,6 @@ def prepare_image(
     output = "".join(f"$ {r.command}\n{r.output}" for r in results)
     return SetupResult(image=tag, status="built", output=output, duration_s=time.monotonic() - started,
                        key=key, commands=tuple(results), warnings=warnings)
-
-
-def setup_key(base_image_id: str, worktree: Path, commands: Sequence[str], repo_key: str) -> str:
-    """sha256 over everything that decides what setup produces."""
-    deps = [(rel, _file_hash(worktree / rel)) for rel in dependency_files(worktree)]
-    payload = {"v": KEY_VERSION, "repo": repo_key, "base": base_image_id, "commands": list(commands), "deps": deps}
-    return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
-
-
-def dependency_files(worktree: Path) -> list[str]:
-    """Relative paths of the dependency files in ``worktree`` (regular files only, sorted)."""
-    found: list[str] = []
-    for rel in _walk(worktree):
-        name, last_two = rel.rsplit("/", 1)[-1], "/".join(rel.split("/")[-2:])
-        if name in DEPENDENCY_NAMES or any(fnmatch(name, g) or fnmatch(last_two, g) for g in DEPENDENCY_GLOBS):
-            found.append(rel)
-            if len(found) >= _MAX_DEPENDENCY_FILES:
-                break
-    return sorted(found)
-
-
-def evict_setup_images(client: docker.DockerClient, cache: SetupCache, *, keep: Collection[str] = ()) -> list[str]:
-    """Remove the least recently used setup images beyond ``cache``'s bounds; return the removed tags.
-
-    "Used" is the image's last tag time: a cache hit re-tags the image. Images
-    in use by a container, and the tags in ``keep``, stay.
-    """
-    prefix = f"{cache.repository}:"
-    sizes: dict[str, int] = {}
-    try:
-        listed = client.api.images(filters={"label": [f"{LABEL}=1", f"{ROLE_LABEL}=setup"]})
-        entries = []
-        for image in listed:
-            tags = [t for t in image.get("RepoTags") or [] if t.startswith(prefix)]
-            if tags:
-                info = client.api.inspect_image(image["Id"])
-                used = (info.get("Metadata") or {}).get("LastTagTime") or info.get("Created", "")
-                base = (info.get("Config") or {}).get("Labels", {}).get("ai-fix.base-id", "")
-                entries.append((used, tags[0], int(info.get("Size", 0)) - _size(client, base, sizes)))
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        log.warning("could not list setup images to evict: %s", exc)
-        return []
-    entries.sort(reverse=True)  # most recently used first
-    removed, count, total = [], 0, 0
-    for _, tag, added in entries:
-        count, total = count + 1, total + max(added, 0)
-        if tag in keep or (count <= cache.max_images and total <= cache.max_bytes):
-            continue
-        try:
-            client.api.remove_image(tag)
-            removed.append(tag)
-        except docker.errors.APIError as exc:
-            log.info("keeping setup image %s: %s", tag, exc.explanation or exc)
-    if removed:
-        log.info("evicted %d setup image(s): %s", len(removed), ", ".join(removed))
-    return removed
 
 
 # --------------------------------------------------------------------------- internals
@@ -298,7 +140,7 @@ def _build(client: docker.DockerClient, base_image: str, worktree: Path, command
                     raise _failure(result, [*results, result], timeout_s)
                 if command is not _VENV_COMMAND:
                     results.append(result)
-            session.run(f"rm -f {_CA_PATH}", 60)
+            session.run(f"rm -f {CA_PATH}", 60)
             warnings = _worktree_warnings(worktree, copy)
             repository, name = tag.split(":", 1)
             session.commit(repository, name, changes=_commit_changes(key, repo_key, _image_id(client, base_image)))
@@ -338,8 +180,7 @@ def _joined(results: list[CommandResult]) -> str:
 
 
 def _commit_changes(key: str, repo_key: str, base_id: str) -> list[str]:
-    labels = {LABEL: "1", ROLE_LABEL: "setup", JOB_LABEL: "", OWNER_LABEL: "", KEY_LABEL: key,
-              REPO_LABEL: repo_key, "ai-fix.base-id": base_id}
+    labels = image_labels(key, repo_key, base_id)
     return [
         "LABEL " + " ".join(f"{name}={json.dumps(value)}" for name, value in labels.items()),
         f"ENV VIRTUAL_ENV={VENV} PATH={BASE_ENV['PATH']}",
@@ -352,12 +193,12 @@ def _setup_tar(uid: int, gid: int, ca_bundle: Path | None) -> bytes:
     """/opt/ai-fix owned by the sandbox user (so setup can make the venv), plus the CA bundle."""
     buf = io.BytesIO()
     with tarfile.open(fileobj=buf, mode="w") as tar:
-        info = tarfile.TarInfo(_SETUP_DIR.lstrip("/"))
+        info = tarfile.TarInfo(SETUP_DIR.lstrip("/"))
         info.type, info.mode, info.uid, info.gid = tarfile.DIRTYPE, 0o755, uid, gid
         tar.addfile(info)
         if ca_bundle is not None:
             data = ca_bundle.read_bytes()
-            info = tarfile.TarInfo(_CA_PATH.lstrip("/"))
+            info = tarfile.TarInfo(CA_PATH.lstrip("/"))
             info.size, info.mode, info.uid, info.gid = len(data), 0o644, uid, gid
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
@@ -369,51 +210,17 @@ def _worktree_warnings(original: Path, copy: Path) -> tuple[str, ...]:
     if not kept:
         return ()
     return (f"setup wrote {', '.join(kept)} into the worktree; each job gets a fresh worktree, so these are "
-            f"not kept. Install into {_SETUP_DIR} instead (the venv {VENV} is on PATH; for npm use "
-            f"`--prefix {_SETUP_DIR}/node` and NODE_PATH).",)
-
-
-def _touch_if_cached(client: docker.DockerClient, tag: str, key: str) -> bool:
-    """True if ``tag`` is this key's image; re-tagging marks it recently used for eviction."""
-    try:
-        info = client.api.inspect_image(tag)
-        if ((info.get("Config") or {}).get("Labels") or {}).get(KEY_LABEL) != key:
-            return False
-        repository, name = tag.split(":", 1)
-        client.api.tag(info["Id"], repository, name)
-        return True
-    except docker.errors.NotFound:
-        return False
-    except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-        raise SandboxError(f"could not look up the setup cache image {tag}: {exc}") from exc
+            f"not kept. Install into {SETUP_DIR} instead (the venv {VENV} is on PATH; for npm use "
+            f"`--prefix {SETUP_DIR}/node` and NODE_PATH).",)
 
 
 def _image_id(client: docker.DockerClient, image: str) -> str:
     try:
         return str(client.api.inspect_image(image)["Id"])
     except docker.errors.NotFound as exc:
-        hint = BUILD_HINT if image.startswith("ai-fix-sandbox") else f"`docker pull {image}` on the host"
-        raise SandboxImageMissingError(f"image {image!r} is not in the local Docker engine; {hint}") from exc
+        raise SandboxImageMissingError(image) from exc
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise SandboxError(f"could not inspect image {image!r}: {exc}") from exc
-
-
-def _size(client: docker.DockerClient, image_id: str, sizes: dict[str, int]) -> int:
-    if not image_id:
-        return 0
-    if image_id not in sizes:
-        try:
-            sizes[image_id] = int(client.api.inspect_image(image_id).get("Size", 0))
-        except docker.errors.NotFound:
-            sizes[image_id] = 0
-    return sizes[image_id]
-
-
-def _file_hash(path: Path) -> str:
-    """sha256 of a regular file, read in chunks, refusing to follow a symlink swapped in meanwhile."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
 
 
 def _copy_ignore(top: str) -> Callable[[str, list[str]], set[str]]:
@@ -426,52 +233,3 @@ def _copy_ignore(top: str) -> Callable[[str, list[str]], set[str]]:
                 skipped.add(name)
         return skipped
     return ignore
-
-
-@contextmanager
-def _key_lock(cache: SetupCache, key: str) -> Iterator[None]:
-    lock_dir = cache.lock_dir or Path(tempfile.gettempdir())
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    fd = os.open(lock_dir / f"ai-fix-setup-{key[:24]}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
-
-
-def _walk(root: Path) -> Iterator[str]:
-    """Relative paths of regular files up to :data:`_MAX_DEPTH` deep, skipping caches and environments."""
-    stack: list[tuple[Path, str, int]] = [(root, "", 0)]
-    while stack:
-        path, rel, depth = stack.pop()
-        try:
-            entries = sorted(os.scandir(path), key=lambda e: e.name)
-        except OSError:
-            continue
-        for entry in entries:
-            child = f"{rel}{entry.name}"
-            if entry.is_dir(follow_symlinks=False):
-                if depth + 1 < _MAX_DEPTH and entry.name not in _SKIP_DIRS:
-                    stack.append((Path(entry.path), f"{child}/", depth + 1))
-            elif entry.is_file(follow_symlinks=False):
-                yield child
-
-
-def _pip_config(environ: Mapping[str, str]) -> dict[str, str]:
-    """``cert``, ``index-url``, ``extra-index-url``, ``trusted-host`` from pip's config files."""
-    files = [Path(p).expanduser() for p in _PIP_CONFIGS]
-    if environ.get("PIP_CONFIG_FILE"):
-        files.append(Path(environ["PIP_CONFIG_FILE"]))
-    found: dict[str, str] = {}
-    for path in files:
-        parser = configparser.ConfigParser(interpolation=None)
-        try:
-            parser.read(path)
-        except (OSError, configparser.Error):
-            continue
-        for section in ("global", "install"):
-            if parser.has_section(section):
-                found.update({k: v for k, v in parser.items(section)
-                              if k in ("cert", "index-url", "extra-index-url", "trusted-host")})
-    return found

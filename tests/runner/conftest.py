@@ -17,7 +17,10 @@ import docker
 import docker.errors
 import pytest
 
-from runner.sandbox.session import DockerSandbox, DockerUnavailableError, SandboxLimits, docker_client_from_env
+from runner.sandbox.container import SandboxLimits
+from runner.sandbox.engine import docker_client_from_env
+from runner.sandbox.errors import DockerUnavailableError
+from runner.sandbox.session import DockerSandbox
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "deploy" / "sandbox" / "build.sh"
@@ -63,7 +66,8 @@ def gone(client: docker.DockerClient, container_id: str) -> bool:
 @pytest.fixture
 def no_leftovers(docker_client: docker.DockerClient) -> Iterator[None]:
     """Fail a test that leaves a container of this process behind."""
-    from runner.sandbox.session import OWNER_LABEL, owner_token
+    from runner.sandbox.container import OWNER_LABEL
+    from runner.sandbox.host import owner_token
 
     yield
     mine = docker_client.containers.list(all=True, filters={"label": f"{OWNER_LABEL}={owner_token()}"})

@@ -12,7 +12,7 @@ import docker
 import pytest
 
 from runner.sandbox.cli import SANDBOX_FAILURE_EXIT_CODE, add_parser
-from runner.sandbox.setup import REPO_LABEL
+from runner.sandbox.setup_cache import REPO_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 

@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
+from runner.sandbox.errors import SandboxError
 from runner.sandbox.factory import DockerFactory
-from runner.sandbox.session import SandboxError
 from runner.workspace import Worktree
 
 

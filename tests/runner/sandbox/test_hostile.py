@@ -28,7 +28,9 @@ from pathlib import Path
 import docker
 import pytest
 
-from runner.sandbox.session import SANDBOX_UID, TIMEOUT_EXIT_CODE, DockerSandbox, DockerSession, sync_ownership
+from runner.sandbox.container import SANDBOX_UID, TIMEOUT_EXIT_CODE
+from runner.sandbox.host import sync_ownership
+from runner.sandbox.session import DockerSandbox, DockerSession
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
 

@@ -1,17 +1,16 @@
-"""Tests of runner.sandbox against the real Docker engine and the real image.
+"""Tests of runner.sandbox.session against the real Docker engine and the real image.
 
 Docker is required: these tests fail (never skip) when the engine is
 unreachable (fixtures in tests/runner/conftest.py). One sandbox session
 is shared by the module where a test does not need its own. What a hostile
-repository can try (network, secrets, escapes, bombs) is in test_hostile.py.
+repository can try (network, secrets, escapes, bombs) is in test_hostile.py;
+reaping leftovers is in test_reap.py, the host-side helpers in test_host.py.
 """
 
 from __future__ import annotations
 
 import os
 import subprocess
-import sys
-import time
 import tracemalloc
 import uuid
 from collections.abc import Iterator
@@ -21,24 +20,9 @@ import docker
 import docker.errors
 import pytest
 
-from runner.sandbox.session import (
-    JOB_LABEL,
-    LABEL,
-    OWNER_LABEL,
-    SANDBOX_UID,
-    TIMEOUT_EXIT_CODE,
-    DockerSandbox,
-    DockerSession,
-    DockerUnavailableError,
-    OutputCapture,
-    SandboxClosedError,
-    SandboxImageMissingError,
-    SandboxLimits,
-    owner_alive,
-    owner_token,
-    reap,
-    sync_ownership,
-)
+from runner.sandbox.container import SANDBOX_UID, TIMEOUT_EXIT_CODE
+from runner.sandbox.errors import DockerUnavailableError, SandboxClosedError, SandboxImageMissingError
+from runner.sandbox.session import DockerSandbox, DockerSession
 from tests.runner.conftest import gone
 
 # The first build (debootstrap) can take minutes; it happens inside the first test's setup.
@@ -61,60 +45,6 @@ def session(sandbox: DockerSandbox, shared_worktree: Path) -> Iterator[DockerSes
     """One container for the module."""
     with sandbox.start(shared_worktree, job_id=f"test-shared-{uuid.uuid4().hex[:8]}") as s:
         yield s
-
-
-# --------------------------------------------------------------------------- pure units
-
-
-def test_output_capture_keeps_head_and_tail() -> None:
-    cap = OutputCapture(10)
-    for chunk in (b"abc", b"defgh", b"x" * 1000, b"12345"):
-        cap.feed(chunk)
-    assert cap.total == 1013
-    assert cap.omitted == 1003
-    text = cap.text()
-    assert text.startswith("abcde\n[... ai-fix: 1,003 bytes of output omitted ...]\n")
-    assert text.endswith("12345")
-
-
-def test_output_capture_under_limit_is_verbatim() -> None:
-    cap = OutputCapture(100)
-    cap.feed("héllo\n".encode())
-    cap.feed(b"world")
-    assert (cap.text(), cap.omitted) == ("héllo\nworld", 0)
-
-
-def test_limits_reject_nonsense() -> None:
-    with pytest.raises(ValueError):
-        SandboxLimits(memory_mb=0)
-    with pytest.raises(ValueError):
-        SandboxLimits(cpus=-1)
-
-
-def test_sync_ownership_skips_git_and_hard_links(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.fail("this test suite expects to run as root (as the bot does in its container)")
-    (tmp_path / ".git").mkdir()
-    (tmp_path / "pkg").mkdir()
-    (tmp_path / "pkg" / "a.py").write_text("")
-    (tmp_path / "link").symlink_to("/etc/passwd")
-    outside = tmp_path.parent / f"outside-{uuid.uuid4().hex[:6]}"
-    outside.mkdir()
-    (outside / "host.txt").write_text("")
-    (tmp_path / "dirlink").symlink_to(outside)
-    (tmp_path / "hard").write_text("")
-    os.link(tmp_path / "hard", tmp_path / "hard2")
-    sync_ownership(tmp_path, SANDBOX_UID, SANDBOX_UID)
-
-    def owner(path: Path) -> int:
-        return os.lstat(path).st_uid
-
-    assert owner(tmp_path) == owner(tmp_path / "pkg" / "a.py") == owner(tmp_path / "link") == SANDBOX_UID
-    assert owner(tmp_path / ".git") == 0
-    assert owner(tmp_path / "hard") == 0
-    assert os.stat("/etc/passwd").st_uid == 0  # the symlink was not followed
-    assert owner(outside) == owner(outside / "host.txt") == 0  # nor the directory symlink
-    assert sync_ownership(tmp_path, SANDBOX_UID, SANDBOX_UID) == 0  # nothing left to change
 
 
 # --------------------------------------------------------------------------- docker
@@ -227,72 +157,6 @@ def test_close_removes_the_container(
     s.close()  # idempotent
     with pytest.raises(SandboxClosedError):
         s.run("true", timeout_s=5)
-
-
-@pytest.mark.docker
-def test_reap_removes_leftovers(sandbox: DockerSandbox, docker_client: docker.DockerClient, tmp_path: Path) -> None:
-    job = f"test-reap-{uuid.uuid4().hex[:8]}"
-    leaked = sandbox.start(tmp_path, job_id=job)  # never closed, as after a crash
-    container_id = leaked.container_id
-    assert container_id is not None
-    labels = docker_client.containers.get(container_id).labels
-    assert labels[OWNER_LABEL] == owner_token() and owner_alive(labels[OWNER_LABEL]) is True
-    # Our own process is alive: an engine-wide reap leaves the container alone...
-    assert container_id not in reap(docker_client)
-    # ...a job-scoped reap (the end of a job) removes it whatever its owner.
-    assert reap(docker_client, job_id=job) == [container_id]
-    assert gone(docker_client, container_id)
-    assert reap(docker_client, job_id=job) == []
-    leaked.close()  # tolerates the container being gone already
-
-
-def test_owner_token_tells_live_dead_and_foreign_owners() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
-    try:
-        token = owner_token(child.pid)
-        assert owner_alive(token) is True
-    finally:
-        child.kill()
-        child.wait()
-    assert owner_alive(token) is False  # gone (a reused pid would have another start time)
-    boot, ns, pid, start = owner_token().split(".")
-    assert owner_alive(f"{boot}.{ns}.{pid}.{int(start) + 1}") is False
-    assert owner_alive(f"otherhost.{ns}.{pid}.{start}") is None  # cannot check: reaped by age only
-    assert owner_alive("legacy") is None
-
-
-@pytest.mark.docker
-def test_engine_wide_reap_spares_live_owners_and_takes_dead_or_old_ones(
-    docker_client: docker.DockerClient, sandbox_image: str
-) -> None:
-    """Several processes share one engine: reap() at start-up must not kill a live one's containers."""
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
-    dead = subprocess.Popen([sys.executable, "-c", "pass"])
-    dead.wait()
-    boot, ns, _, _ = owner_token().split(".")
-    owners = {
-        "live": owner_token(child.pid),
-        "dead": f"{boot}.{ns}.{dead.pid}.1",
-        "foreign": f"otherhost.{ns}.1.1",
-    }
-    made = {}
-    try:
-        for name, owner in owners.items():
-            made[name] = docker_client.containers.create(
-                sandbox_image, ["true"], labels={LABEL: "1", JOB_LABEL: f"test-{name}", OWNER_LABEL: owner}
-            ).id
-        removed = reap(docker_client)
-        assert made["dead"] in removed
-        assert made["live"] not in removed and made["foreign"] not in removed
-        time.sleep(1.1)
-        removed = reap(docker_client, max_age_s=1.0)  # the foreign one is now "too old"
-        assert made["foreign"] in removed and made["live"] not in removed
-    finally:
-        child.kill()
-        child.wait()
-        for container_id in made.values():
-            if not gone(docker_client, container_id):
-                docker_client.api.remove_container(container_id, force=True)
 
 
 @pytest.mark.docker
