@@ -6,7 +6,7 @@ from importlib import resources
 
 import pytest
 
-from runner import file_kinds
+from runner import file_kinds, lint
 from runner.file_kinds import (
     is_doc_path,
     is_generated_path,
@@ -28,6 +28,10 @@ def test_languages_by_extension_whatever_the_case() -> None:
     assert language_of("src/a.c++") == "cpp" and language_of("lib/tasks.rake") == "ruby"
     assert language_of("ci.yml") == "yaml" and language_of("run.sh") == "bash"
     assert language_of(".py") is None and language_of("Makefile") is None and language_of("notes.md") is None
+
+
+def test_lint_checks_a_subset_with_tree_sitter() -> None:
+    assert lint.SYNTAX_LANGUAGES <= GRAMMARS and "python" not in lint.SYNTAX_LANGUAGES  # Python has its own checks
 
 
 def test_the_maps_languages_are_the_ones_it_has_queries_for() -> None:
