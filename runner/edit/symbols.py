@@ -15,9 +15,10 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 from runner.edit.match import Found, Miss
+from runner.file_kinds import language_of
 
-LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-             ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
+#: Languages whose definitions are found by name (the node types below are theirs).
+SYMBOL_LANGUAGES = frozenset({"python", "javascript", "typescript", "tsx"})
 _NAMED = {"function_definition", "class_definition", "function_declaration", "generator_function_declaration",
           "class_declaration", "abstract_class_declaration", "method_definition", "interface_declaration",
           "enum_declaration", "type_alias_declaration"}
@@ -34,9 +35,8 @@ def _parser(language: str) -> Any:
 
 def replace_symbol(body: Sequence[str], path: str, qualname: str, source: str) -> Found | Miss:
     """Replace the definition `qualname` in `body` (the file's lines without endings) with `source`."""
-    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    language = LANGUAGES.get(suffix)
-    if language is None:
+    language = language_of(path)
+    if language is None or language not in SYMBOL_LANGUAGES:
         return Miss("malformed", f"whole-symbol edits work on Python, JavaScript and TypeScript files; use "
                                  f"SEARCH/REPLACE blocks for {path}")
     new = _trimmed(source.splitlines())

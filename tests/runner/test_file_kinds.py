@@ -7,6 +7,7 @@ from importlib import resources
 import pytest
 
 from runner import file_kinds, lint
+from runner.edit.symbols import SYMBOL_LANGUAGES
 from runner.file_kinds import (
     is_doc_path,
     is_generated_path,
@@ -32,6 +33,10 @@ def test_languages_by_extension_whatever_the_case() -> None:
 
 def test_lint_checks_a_subset_with_tree_sitter() -> None:
     assert lint.SYNTAX_LANGUAGES <= GRAMMARS and "python" not in lint.SYNTAX_LANGUAGES  # Python has its own checks
+
+
+def test_whole_symbol_edits_support_a_subset() -> None:
+    assert SYMBOL_LANGUAGES <= GRAMMARS
 
 
 def test_the_maps_languages_are_the_ones_it_has_queries_for() -> None:
