@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from importlib import resources
+from pathlib import Path
 
 import pytest
 
-from runner import file_kinds, lint
+from runner import context, file_kinds, lint
 from runner.edit.symbols import SYMBOL_LANGUAGES
 from runner.file_kinds import (
     is_doc_path,
@@ -18,7 +19,7 @@ from runner.file_kinds import (
     is_vendored_path,
     language_of,
 )
-from runner.repomap.languages import TAGGED_LANGUAGES
+from runner.repomap.languages import TAGGED_LANGUAGES, Kind, kind_by_name
 
 GRAMMARS = set(file_kinds.LANGUAGES.values())
 
@@ -55,6 +56,18 @@ def test_text_files(path: str) -> None:
 @pytest.mark.parametrize("path", ["logo.png", "data.bin", "LICENSE", ".bashrc", "archive.tar.gz", "book.adoc"])
 def test_not_text_files(path: str) -> None:
     assert not is_text_path(path)
+
+
+def test_a_model_may_read_every_file_the_map_ranks(tmp_path: Path) -> None:
+    files = {"web/App.vue": "<template/>", "Makefile": "all:\n", "app.py": "x = 1\n", "LICENSE": "MIT\n",
+             "logo.png": "PNG"}
+    for rel, text in files.items():
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text(text)
+    ranked = [rel for rel in files if kind_by_name(rel).ranked]
+    assert ranked == ["web/App.vue", "Makefile", "app.py"] and kind_by_name("LICENSE") is Kind.OTHER
+    assert context.readable(tmp_path, list(files)) == ranked
+    assert context.select(tmp_path, list(files), "") == ranked
 
 
 def test_documentation() -> None:
