@@ -35,6 +35,10 @@ _DELETE_CLOSE = re.compile(r"^\s*>{5,9}\s?DELETE(?:\s+FILE)?\s*$", re.IGNORECASE
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(.*?)\s*$")
 _SYMBOL = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 _PROSE_PATH = re.compile(r"`([^`\s]+)`")
+# Not `runner.file_kinds`' text files: these say when a word in the Junior's reply *is* a filename, where a
+# wrong yes sends an edit to a file nobody named. So only extensions no dotted name ends with (`self.m`,
+# `np.r`, `x.in` are not files), and bare names a reply edits (LICENSE, Procfile) but that are never a
+# heading's word (Bazel's `build`, `workspace`).
 _BARE_NAMES = {"makefile", "dockerfile", "gemfile", "rakefile", "procfile", "license", "readme", "changelog",
                "justfile", "vagrantfile", "jenkinsfile", "containerfile"}
 _PROSE_EXTENSIONS = {"py", "pyi", "js", "jsx", "ts", "tsx", "mjs", "cjs", "go", "rs", "rb", "java", "kt", "c", "h",
