@@ -145,7 +145,7 @@ def apply_edits(root: Path, blocks: Sequence[EditBlock], deny: Sequence[str] = (
         try:
             target = confine(root, normalize_path(block.path), deny)
         except EditRefused as exc:
-            why = str(exc).removeprefix(f"{block.path}: ")
+            why = str(exc).removeprefix(f"{block.path}: ")  # the failure line names the path already
             result.fail(number, block, "refused", say("refused", reason=why), total)
             continue
         key = target.relative_to(root).as_posix()
