@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from bot.github import clip
-from runner import Attempt, CommandResult, Outcome, Verdict
+from runner import Attempt, CommandResult, Outcome, Verdict, is_test_path
 
 _VERDICTS = {
     Verdict.PLAUSIBLE: "plausible: the edits applied, with no new lint error and no new test failure",
@@ -107,13 +107,10 @@ def progress(state: str, **context: Any) -> str:
     return _render("progress.md.j2", state=state, **merged)
 
 
-_TEST_FILE = re.compile(r"(^|/)(tests?|testing)/|(^|/)test_[^/]*$|_test\.[a-z]+$|\.(test|spec)\.[a-z]+$"
-                        r"|(^|/)conftest\.py$")
-
-
 def test_files(paths: Iterable[str]) -> list[str]:
-    """Changed files that look like tests: a change that edits the tests it is judged by must say so."""
-    return [p for p in paths if _TEST_FILE.search(p)]
+    """Changed files that look like tests: a change that edits the tests it is judged by must say so. The rule
+    is the one the repo map weighs tests by (`runner.file_kinds.is_test_path`)."""
+    return [p for p in paths if is_test_path(p)]
 
 
 def reply(kind: str, **context: Any) -> str:

@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 
 from runner.context import simple_map, structured_map
 from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
+from runner.file_kinds import is_test_path
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
 from runner.outcome import Attempt, LLMCall, Outcome, Verdict
@@ -52,6 +53,7 @@ __all__ = [
     "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
     "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
     "simple_map", "solve", "structured_map",
+    "is_test_path",
 ]
 
 

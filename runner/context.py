@@ -2,7 +2,8 @@
 
 `structured_map` is the tree-sitter repo map (`runner.repomap`) jobs use; `simple_map` (files the issue
 names by path, file name or module stem first, then the rest) serves tests and small local
-runs. Everything is capped so a huge file or tree cannot blow the prompt.
+runs. Everything is capped so a huge file or tree cannot blow the prompt. A model may read every
+text file the map indexes (`runner.file_kinds.is_text_path`): what the map shows, the model can open.
 """
 
 from __future__ import annotations
@@ -10,14 +11,12 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from runner.file_kinds import is_text_path
 from runner.ports import MapFactory, MapProvider
 from runner.safe_read import read_bytes_inside
 
 MAX_FILE_CHARS = 40_000
 MAX_TOTAL_CHARS = 120_000
-_TEXT_SUFFIXES = {".py", ".pyi", ".js", ".ts", ".tsx", ".jsx", ".go", ".rs", ".java", ".c", ".h", ".cc",
-                  ".cpp", ".hpp", ".rb", ".md", ".rst", ".txt", ".toml", ".cfg", ".ini", ".yml", ".yaml",
-                  ".json", ".sh", ".kt", ".swift", ".php", ".cs", ".scala"}
 
 
 def _words(text: str) -> set[str]:
@@ -39,7 +38,7 @@ def mentioned(files: list[str], text: str) -> list[str]:
 
 
 def _text(root: Path, rel: str) -> str | None:
-    if Path(rel).suffix.lower() not in _TEXT_SUFFIXES:
+    if not is_text_path(rel):
         return None
     data = read_bytes_inside(root, rel, MAX_FILE_CHARS)
     if data is None or b"\0" in data[:4096]:
@@ -70,8 +69,7 @@ def read_files(root: Path, paths: list[str], budget: int = MAX_TOTAL_CHARS) -> l
 def select(root: Path, files: list[str], issue_text: str) -> list[str]:
     """Files for the Senior: those named in the issue, then the rest of the source."""
     named = mentioned(files, issue_text)
-    rest = [p for p in files if p not in named and Path(p).suffix.lower() in _TEXT_SUFFIXES
-            and not p.startswith(".github/")]
+    rest = [p for p in files if p not in named and is_text_path(p) and not p.startswith(".github/")]
     return named + rest
 
 

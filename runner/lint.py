@@ -1,8 +1,10 @@
 """Lint the files an edit changed, on the host, without executing anything they contain.
 
-- Every language tree-sitter knows: syntax errors (ERROR and MISSING nodes).
+- The languages of `SYNTAX_LANGUAGES`, through tree-sitter: syntax errors (ERROR and MISSING nodes).
 - Python: `compile()` (the E9 class) and pyflakes' fatal checks, the same set aider uses through
-  flake8 (F821 undefined name, F823, F831, F406, F407, F701, F702, F704, F706).
+  flake8 (F821 undefined name, F823, F831, F406, F407, F701, F702, F704, F706); stubs (`.pyi`) get
+  `compile()` only, because pyflakes reads their forward references as undefined names.
+Which language a file is in comes from `runner.file_kinds`.
 Only errors that the untouched file did not already have are reported: a repository's old
 warts are not the edit's fault. The repository's own lint command runs in the sandbox instead.
 """
@@ -14,16 +16,15 @@ import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass
-from pathlib import PurePosixPath
+
+from runner.file_kinds import language_of
 
 _FATAL_PYFLAKES = {"UndefinedName", "UndefinedLocal", "DuplicateArgument", "ImportStarNotPermitted",
                    "FutureFeatureNotDefined", "BreakOutsideLoop", "ContinueOutsideLoop", "YieldOutsideFunction",
                    "ReturnOutsideFunction"}
-_LANGUAGES = {".py": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript", ".jsx": "javascript",
-              ".ts": "typescript", ".tsx": "tsx", ".go": "go", ".rs": "rust", ".java": "java", ".c": "c", ".h": "c",
-              ".cc": "cpp", ".cpp": "cpp", ".hpp": "cpp", ".cxx": "cpp", ".rb": "ruby", ".php": "php", ".cs": "csharp",
-              ".kt": "kotlin", ".swift": "swift", ".scala": "scala", ".sh": "bash", ".json": "json",
-              ".yml": "yaml", ".yaml": "yaml", ".toml": "toml"}
+#: Languages checked with tree-sitter (Python has checks of its own).
+SYNTAX_LANGUAGES = frozenset({"javascript", "typescript", "tsx", "go", "rust", "java", "c", "cpp", "ruby", "php",
+                              "csharp", "kotlin", "swift", "scala", "bash", "json", "yaml", "toml"})
 _LINE = re.compile(r"\bline \d+\b|:\d+(:\d+)?\b")
 
 
@@ -49,6 +50,8 @@ def _python(path: str, text: str) -> list[LintError]:
         return [LintError(path, exc.lineno or 0, f"SyntaxError: {exc.msg}")]
     except ValueError as exc:  # e.g. null bytes
         return [LintError(path, 0, f"cannot be compiled: {exc}")]
+    if path.lower().endswith(".pyi"):
+        return []
     from pyflakes import checker
 
     found = checker.Checker(tree, filename=path)
@@ -81,11 +84,12 @@ def _tree_sitter(path: str, text: str, language: str) -> list[LintError]:
 
 
 def lint_text(path: str, text: str) -> list[LintError]:
-    suffix = PurePosixPath(path).suffix.lower()
-    if suffix == ".py":
+    language = language_of(path)
+    if language == "python":
         return _python(path, text)
-    language = _LANGUAGES.get(suffix)
-    return _tree_sitter(path, text, language) if language else []
+    if language is None or language not in SYNTAX_LANGUAGES:
+        return []
+    return _tree_sitter(path, text, language)
 
 
 def new_errors(before: Mapping[str, str | None], after: Mapping[str, str]) -> list[LintError]:

@@ -20,7 +20,7 @@ from typing import Any
 from bench.localize import metrics, repos
 from bench.localize.report import BUDGETS, KS
 from runner.repomap import RepoMap, TagCache
-from runner.repomap.languages import language_of
+from runner.repomap.languages import tag_language
 from runner.repomap.render import approx_tokens
 
 HERE = Path(__file__).resolve().parent
@@ -102,7 +102,7 @@ def run_ours(clone: Path, cache_path: Path, instances: list[dict[str, Any]], bm2
         if bm25:
             ranked, bm_seconds = _bm25(clone, repo_map.snapshot.paths, inst["problem_statement"])
             record["bm25"] = {**_score(ranked, {}, inst["gold_files"]), "seconds": bm_seconds, "top": ranked}
-            source = [p for p in repo_map.snapshot.paths if language_of(p) is not None]
+            source = [p for p in repo_map.snapshot.paths if tag_language(p) is not None]
             ranked, bm_seconds = _bm25(clone, source, inst["problem_statement"])
             record["bm25src"] = {**_score(ranked, {}, inst["gold_files"]), "seconds": bm_seconds, "top": ranked}
         out.append(record)

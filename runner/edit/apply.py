@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from runner.edit.feedback import say
 from runner.edit.match import Found, Miss, is_elision, locate, quote
 from runner.edit.parse import EditBlock, normalize_path
 from runner.edit.symbols import replace_symbol
@@ -25,7 +26,7 @@ _BOM = "\ufeff"
 
 
 class EditRefused(Exception):
-    """The edit's path may not be touched; the message says why."""
+    """The edit's path may not be touched; the message, written for the model, says why."""
 
 
 @dataclass(frozen=True)
@@ -53,10 +54,10 @@ class ApplyResult:
     """1-based positions of the applied blocks, to tell the model which ones not to send again."""
 
     def fail(self, number: int, block: EditBlock, kind: str, message: str, total: int) -> None:
-        what = f"{block.path}::{block.symbol}" if block.kind == "symbol" else block.path
-        text = f"block {number} of {total} ({what}) failed: {message}"
-        if block.kind == "replace" and block.search.strip() and kind not in ("refused", "missing_file"):
-            text += "\nIts SEARCH section was:\n" + quote(block.search.splitlines())
+        quoted = block.kind == "replace" and bool(block.search.strip()) and kind not in ("refused", "missing_file")
+        text = say("block_failed", number=number, total=total, path=block.path,
+                   symbol=block.symbol if block.kind == "symbol" else None, reason=message,
+                   search=quote(block.search.splitlines()) if quoted else "")
         self.failures.append(EditFailure(number, block, kind, text))
         self.errors.append(text)
 
@@ -64,31 +65,31 @@ class ApplyResult:
 def confine(root: Path, rel: str, deny: Sequence[str] = ()) -> Path:
     """Return the absolute path for `rel` inside `root`, or raise `EditRefused`."""
     if not rel or "\x00" in rel:
-        raise EditRefused("empty or invalid path")
+        raise EditRefused(say("invalid_path"))
     posix = PurePosixPath(rel.replace("\\", "/"))
     if posix.is_absolute() or rel.startswith("~") or (len(rel) > 1 and rel[1] == ":"):
-        raise EditRefused(f"{rel}: absolute paths are not allowed; use a path relative to the repository root")
+        raise EditRefused(say("absolute_path", path=rel))
     if any(part == ".." for part in posix.parts):
-        raise EditRefused(f"{rel}: paths may not contain `..`")
+        raise EditRefused(say("parent_path", path=rel))
     normal = str(posix)
     if any(part.lower() == ".git" for part in posix.parts):
-        raise EditRefused(f"{rel}: files under .git/ are never edited")
+        raise EditRefused(say("git_path", path=rel))
     folded = normal.lower()
     checks = [(folded, pattern) for pattern in ALWAYS_DENIED] + [(normal, pattern) for pattern in deny]
     for probe, pattern in checks:
         if fnmatch.fnmatchcase(probe, pattern) or fnmatch.fnmatchcase(probe, pattern.rstrip("/") + "/*"):
-            why = ("the App has no permission to change workflows" if folded.startswith(".github/workflows")
-                   else f"the repository denies `{pattern}` in .github/ai-fix.yml")
-            raise EditRefused(f"{rel}: {why}")
+            if folded.startswith(".github/workflows"):
+                raise EditRefused(say("workflow_path", path=rel))
+            raise EditRefused(say("denied_path", path=rel, pattern=pattern))
     target = root / normal
     real_root = root.resolve()
     probe_path = real_root
     for part in posix.parts:
         probe_path = probe_path / part
         if probe_path.is_symlink():
-            raise EditRefused(f"{rel}: refusing to write through a symbolic link")
+            raise EditRefused(say("symlink_path", path=rel))
     if not str(target.resolve()).startswith(str(real_root) + os.sep):
-        raise EditRefused(f"{rel}: resolves outside the repository")
+        raise EditRefused(say("outside_path", path=rel))
     return target
 
 
@@ -144,8 +145,8 @@ def apply_edits(root: Path, blocks: Sequence[EditBlock], deny: Sequence[str] = (
         try:
             target = confine(root, normalize_path(block.path), deny)
         except EditRefused as exc:
-            why = str(exc).removeprefix(f"{block.path}: ")
-            result.fail(number, block, "refused", f"refused: {why}", total)
+            why = str(exc).removeprefix(f"{block.path}: ")  # the failure line names the path already
+            result.fail(number, block, "refused", say("refused", reason=why), total)
             continue
         key = target.relative_to(root).as_posix()
         if key not in files:
@@ -168,35 +169,32 @@ def _read(target: Path) -> str | None | tuple[str, str]:
     if not target.exists():
         return None
     if not target.is_file():
-        return "malformed", "is not a regular file"
+        return "malformed", say("not_a_regular_file")
     data = target.read_bytes()
     if b"\x00" in data[:8192]:
-        return "malformed", "is a binary file and cannot be edited"
+        return "malformed", say("binary_file")
     return data.decode("utf-8", "surrogateescape")
 
 
 def _apply_one(file: _File, block: EditBlock) -> Miss | None:
     if block.kind == "delete":
         if file.lines is None:
-            return Miss("missing_file", "there is no such file to delete")
+            return Miss("missing_file", say("nothing_to_delete"))
         file.lines = None
         return None
     if block.kind == "whole":
         placeholder = next((line for line in block.replace.splitlines() if _is_placeholder(line)), None)
         if placeholder is not None:
-            return Miss("malformed", f"the whole-file content contains the placeholder `{placeholder.strip()}`: "
-                                     "send the complete file, or SEARCH/REPLACE blocks")
+            return Miss("malformed", say("whole_file_placeholder", placeholder=placeholder.strip()))
         file.replace_all(block.replace)
         return None
     if block.kind == "replace" and not block.search.strip():
         if file.lines is not None and "".join(file.lines).strip():
-            return Miss("malformed", "the SEARCH section is empty but the file exists and is not empty: quote "
-                                     "the lines to change (an empty SEARCH only creates a file)")
+            return Miss("malformed", say("search_empty_file_not_empty"))
         file.replace_all(block.replace)
         return None
     if file.lines is None:
-        how = "was deleted by an earlier block" if file.original is not None else "does not exist"
-        return Miss("missing_file", f"the file {how}; to create a file, use an empty SEARCH section")
+        return Miss("missing_file", say("missing_file", deleted=file.original is not None))
     if block.kind == "symbol":
         found = replace_symbol(file.body(), block.path, block.symbol, block.replace)
     else:
@@ -229,7 +227,8 @@ def _write(root: Path, files: dict[str, _File], result: ApplyResult, total: int)
                 if normalize_path(block.path) == key:
                     result.applied.remove(block)
                     result.applied_numbers.remove(number)
-                    result.fail(number, block, "write_failed", f"could not write {key}: {exc.strerror}", total)
+                    result.fail(number, block, "write_failed", say("write_failed", path=key, error=exc.strerror),
+                                total)
             continue
         result.changed_files.append(key)
 

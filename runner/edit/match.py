@@ -16,6 +16,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from runner.edit.feedback import say
+
 _ELISION = re.compile(r"^\s*(?:(?:#|//|/\*|<!--|--|;)\s*)?(?:\.\.\.|…)(?:\s.*)?$")
 _TAB_SIZES = (4, 8)
 _MAX_COMBINATIONS = 1000
@@ -57,12 +59,11 @@ def locate(body: Sequence[str], search: str, replace: str) -> Found | Miss:
     """Where `search` sits in `body` (the file's lines without endings) and what replaces it."""
     want, rep = search.splitlines(), replace.splitlines()
     if not any(line.strip() for line in want):
-        return Miss("malformed", "the SEARCH section is empty but the file exists: quote the lines to change")
+        return Miss("malformed", say("search_empty"))
     found = _ladder(body, want, rep)
     if found is not None:
         if isinstance(found, Found) and _already_there(body, found, want, rep):
-            return Miss("already_applied", "the REPLACE text is already in the file around the SEARCH text: "
-                                           "this edit was applied already; do not send it again")
+            return Miss("already_applied", say("already_applied_around"))
         return found
     if any(is_elision(line) for line in want):
         return _elided(body, want, rep)
@@ -84,8 +85,7 @@ def _ladder(body: Sequence[str], want: list[str], rep: list[str]) -> Found | Mis
     hit = hits[0]
     lines = shift_lines(rep, hit)
     if lines is None:
-        return Miss("malformed", "the REPLACE text cannot be re-indented to the file's indentation (it would "
-                                 "need negative indentation): copy the SEARCH lines' indentation exactly")
+        return Miss("malformed", say("negative_indentation"))
     return Found(hit.start, hit.end, lines, rung)
 
 
@@ -170,16 +170,7 @@ def _blank_run(lines: Sequence[str]) -> int:
 
 
 def _ambiguous(hits: Sequence[Hit], rung: str) -> Miss:
-    how = {"exact": "", "whitespace": " (ignoring trailing whitespace)", "indent": " (with a different indentation)",
-           "blank-lines": " (without its leading or trailing blank lines)", "elision": " (with its `...` lines)"}
-    return Miss("ambiguous", f"the SEARCH text matches {len(hits)} places{how.get(rung, '')}, at lines "
-                             f"{_numbers([h.start + 1 for h in hits])}; include more surrounding lines to make "
-                             "it unique")
-
-
-def _numbers(values: Sequence[int]) -> str:
-    shown = [str(v) for v in values[:6]] + (["..."] if len(values) > 6 else [])
-    return ", ".join(shown[:-1]) + " and " + shown[-1] if len(shown) > 1 else shown[0]
+    return Miss("ambiguous", say("search_ambiguous", rung=rung, lines=[h.start + 1 for h in hits]))
 
 
 def _already_there(body: Sequence[str], found: Found, want: list[str], rep: list[str]) -> bool:
@@ -198,33 +189,27 @@ def _already_there(body: Sequence[str], found: Found, want: list[str], rep: list
 def _elided(body: Sequence[str], want: list[str], rep: list[str]) -> Found | Miss:
     pieces, rep_pieces = _split(want), _split(rep)
     if len(pieces) != len(rep_pieces):
-        return Miss("malformed", f"the SEARCH has {len(pieces) - 1} `...` line(s) but the REPLACE has "
-                                 f"{len(rep_pieces) - 1}: each `...` stands for unchanged lines and must appear "
-                                 "in both, at matching places")
+        return Miss("malformed", say("elisions_differ", search_elisions=len(pieces) - 1,
+                                     replace_elisions=len(rep_pieces) - 1))
     if not pieces[0] or not pieces[-1] or not all(any(line.strip() for line in p) for p in pieces):
-        return Miss("malformed", "a `...` line must stand between quoted lines: start and end the SEARCH with "
-                                 "real lines from the file")
+        return Miss("malformed", say("elision_at_an_end"))
     per_piece: list[tuple[str, list[Hit]]] = [candidates(body, piece) for piece in pieces]
     for number, (_, hits) in enumerate(per_piece, start=1):
         if not hits:
             miss = _not_found(body, pieces[number - 1], [])
-            return Miss("not_found", f"part {number} of the SEARCH (between `...` lines) was not found. "
-                                     + miss.message)
+            return Miss("not_found", say("elided_part_not_found", part=number, reason=miss.message))
     chains = _chains([hits for _, hits in per_piece])
     if not chains:
-        return Miss("not_found", "the parts of the SEARCH between `...` lines were all found, but not in this "
-                                 "order: quote them in the order they appear in the file")
+        return Miss("not_found", say("elided_parts_out_of_order"))
     if len(chains) > 1:
         spans = sorted({(chain[0].start + 1, chain[-1].end) for chain in chains})
-        return Miss("ambiguous", f"the SEARCH text with its `...` lines matches {len(chains)} ways, at lines "
-                                 f"{', '.join(f'{a}-{b}' for a, b in spans[:6])}; quote more lines around each "
-                                 "`...` to make it unique")
+        return Miss("ambiguous", say("elided_search_ambiguous", ways=len(chains), spans=spans))
     chain = chains[0]
     lines: list[str] = []
     for number, hit in enumerate(chain):
         moved = shift_lines(rep_pieces[number], hit)
         if moved is None:
-            return Miss("malformed", "the REPLACE text cannot be re-indented to the file's indentation")
+            return Miss("malformed", say("elided_negative_indentation"))
         if number:
             lines.extend(body[chain[number - 1].end:hit.start])
         lines.extend(moved)
@@ -253,22 +238,17 @@ def _not_found(body: Sequence[str], want: list[str], rep: list[str]) -> Miss:
     if any(line.strip() for line in rep) and rep != want:
         _, there = candidates(body, rep)
         if there:
-            return Miss("already_applied", f"the SEARCH text was not found, but the REPLACE text is already in "
-                                           f"the file at line {there[0].start + 1}: this edit seems applied "
-                                           "already; do not send it again")
+            return Miss("already_applied", say("already_applied_at", line=there[0].start + 1))
     bare = [line.strip() for line in want]
     for i in range(len(body) - len(want) + 1):
         if [line.strip() for line in body[i:i + len(want)]] == bare:
-            return Miss("not_found", f"the SEARCH lines exist at lines {i + 1}-{i + len(want)} but with different "
-                                     "relative indentation; copy them exactly:\n"
-                                     + quote(body[i:i + len(want)]))
+            return Miss("not_found", say("relative_indentation_differs", first=i + 1, last=i + len(want),
+                                         quoted=quote(body[i:i + len(want)])))
     near = closest(body, want)
     if near is None:
-        return Miss("not_found", "the SEARCH text was not found in the file, nor anything close to it; quote "
-                                 "lines that exist in the current file")
+        return Miss("not_found", say("nothing_close"))
     start, end = near
-    return Miss("not_found", f"the SEARCH text was not found; did you mean these lines ({start + 1}-{end})?\n"
-                             + quote(body[start:end]))
+    return Miss("not_found", say("closest_lines", first=start + 1, last=end, quoted=quote(body[start:end])))
 
 
 def closest(body: Sequence[str], want: list[str], floor: float = 0.5) -> tuple[int, int] | None:

@@ -25,6 +25,8 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Literal
 
+from runner.edit.feedback import say
+
 EditKind = Literal["replace", "whole", "symbol", "delete"]
 
 _SEARCH = re.compile(r"^\s*<{5,9}\s?(?:SEARCH|ORIGINAL)\s*>?\s*$", re.IGNORECASE)
@@ -35,6 +37,10 @@ _DELETE_CLOSE = re.compile(r"^\s*>{5,9}\s?DELETE(?:\s+FILE)?\s*$", re.IGNORECASE
 _FENCE = re.compile(r"^\s*(`{3,}|~{3,})\s*(.*?)\s*$")
 _SYMBOL = re.compile(r"^[A-Za-z_$][\w$]*(?:\.[A-Za-z_$][\w$]*)*$")
 _PROSE_PATH = re.compile(r"`([^`\s]+)`")
+# Not `runner.file_kinds`' text files: these say when a word in the Junior's reply *is* a filename, where a
+# wrong yes sends an edit to a file nobody named. So only extensions no dotted name ends with (`self.m`,
+# `np.r`, `x.in` are not files), and bare names a reply edits (LICENSE, Procfile) but that are never a
+# heading's word (Bazel's `build`, `workspace`).
 _BARE_NAMES = {"makefile", "dockerfile", "gemfile", "rakefile", "procfile", "license", "readme", "changelog",
                "justfile", "vagrantfile", "jenkinsfile", "containerfile"}
 _PROSE_EXTENSIONS = {"py", "pyi", "js", "jsx", "ts", "tsx", "mjs", "cjs", "go", "rs", "rb", "java", "kt", "c", "h",
@@ -94,28 +100,21 @@ class _Parser:
         blocks, errors = resolve_paths(self.blocks, known)
         return ParseResult(blocks, self.errors + errors)
 
-    def _where(self, start: int) -> str:
-        return f"the block at line {start + 1} of your reply"
-
     def _search_replace(self, start: int) -> int:
         named = _path_above(self.lines, start)
         path = named.path if named else self.current
         i, search = self._collect(start + 1, _DIVIDER)
         if i >= len(self.lines) or not _DIVIDER.match(self.lines[i]):
-            self.errors.append(f"{self._where(start)} ({path or 'no file'}) has no ======= line: it was not "
-                               "applied; send it again whole")
+            self.errors.append(say("no_divider", line=start + 1, path=path or "no file"))
             return i
         i, replace = self._collect(i + 1, _REPLACE)
         if i >= len(self.lines) or not _REPLACE.match(self.lines[i]):
-            self.errors.append(f"{self._where(start)} ({path or 'no file'}) has no >>>>>>> REPLACE line: it was "
-                               "not applied; send it again whole")
+            self.errors.append(say("no_replace_marker", line=start + 1, path=path or "no file"))
             return i
         if path is None:
-            self.errors.append(f"{self._where(start)} names no file: put the path on the line before the "
-                               "opening fence")
+            self.errors.append(say("block_names_no_file", line=start + 1))
         elif named and named.symbol:
-            self.errors.append(f"{self._where(start)} names `{named.path}::{named.symbol}`: a SEARCH/REPLACE "
-                               "block takes a plain file path")
+            self.errors.append(say("block_names_a_symbol", line=start + 1, path=named.path, symbol=named.symbol))
         else:
             self.current = path
             self.blocks.append(EditBlock(path, _join(search), _join(replace)))
@@ -141,8 +140,7 @@ class _Parser:
     def _delete(self, start: int) -> int:
         named = _path_above(self.lines, start)
         if named is None or named.symbol:
-            self.errors.append(f"{self._where(start)} deletes a file but names none: put the path on the line "
-                               "before it")
+            self.errors.append(say("deletion_names_no_file", line=start + 1))
         else:
             self.blocks.append(EditBlock(named.path, "", "", kind="delete"))
         nxt = start + 1
@@ -164,8 +162,7 @@ class _Parser:
             return start + 1 if end is None else end + 1
         body = self.lines[start + 1:end] if end is not None else []
         if end is None:
-            self.errors.append(f"{self._where(start)} ({named.display}) is not closed: the reply seems cut off; "
-                               "send the whole block again")
+            self.errors.append(say("block_not_closed", line=start + 1, path=named.display))
             return len(self.lines)
         if named.symbol:
             self.blocks.append(EditBlock(named.path, "", _join(body), kind="symbol", symbol=named.symbol))
@@ -306,15 +303,11 @@ def resolve_paths(blocks: list[EditBlock], known: Collection[str]) -> tuple[list
             continue
         candidates = [found] if isinstance(found, str) else found
         if block.kind == "delete":
-            errors.append(f"{block.path}: no such file in the repository to delete"
-                          + (f" (did you mean {', '.join(f'`{c}`' for c in candidates)}?)" if candidates else "")
-                          + "; a deletion needs the exact path from the repository root")
+            errors.append(say("no_file_to_delete", path=block.path, candidates=candidates))
         elif candidates:
-            errors.append(f"{block.path}: no such file in the repository, and it could be any of "
-                          f"{', '.join(f'`{c}`' for c in candidates)}: write the full path from the repository root")
+            errors.append(say("path_could_be_several", path=block.path, candidates=candidates))
         else:
-            errors.append(f"{block.path}: no such file in the repository; to create it, use an empty SEARCH "
-                          "section")
+            errors.append(say("no_such_path", path=block.path))
     return out, errors
 
 

@@ -14,10 +14,12 @@ import textwrap
 from collections.abc import Iterator, Sequence
 from typing import Any
 
+from runner.edit.feedback import say
 from runner.edit.match import Found, Miss
+from runner.file_kinds import language_of
 
-LANGUAGES = {".py": "python", ".pyi": "python", ".js": "javascript", ".mjs": "javascript", ".cjs": "javascript",
-             ".jsx": "javascript", ".ts": "typescript", ".mts": "typescript", ".cts": "typescript", ".tsx": "tsx"}
+#: Languages whose definitions are found by name (the node types below are theirs).
+SYMBOL_LANGUAGES = frozenset({"python", "javascript", "typescript", "tsx"})
 _NAMED = {"function_definition", "class_definition", "function_declaration", "generator_function_declaration",
           "class_declaration", "abstract_class_declaration", "method_definition", "interface_declaration",
           "enum_declaration", "type_alias_declaration"}
@@ -34,31 +36,24 @@ def _parser(language: str) -> Any:
 
 def replace_symbol(body: Sequence[str], path: str, qualname: str, source: str) -> Found | Miss:
     """Replace the definition `qualname` in `body` (the file's lines without endings) with `source`."""
-    suffix = "." + path.rsplit(".", 1)[-1].lower() if "." in path else ""
-    language = LANGUAGES.get(suffix)
-    if language is None:
-        return Miss("malformed", f"whole-symbol edits work on Python, JavaScript and TypeScript files; use "
-                                 f"SEARCH/REPLACE blocks for {path}")
+    language = language_of(path)
+    if language is None or language not in SYMBOL_LANGUAGES:
+        return Miss("malformed", say("symbol_language", path=path))
     new = _trimmed(source.splitlines())
     if not new:
-        return Miss("malformed", f"the code block for `{qualname}` is empty: send the whole new definition")
+        return Miss("malformed", say("symbol_source_empty", qualname=qualname))
     try:
         root = _parser(language).parse("\n".join(body).encode("utf-8", "surrogateescape")).root_node
     except ImportError:
-        return Miss("malformed", "whole-symbol edits are unavailable here (tree-sitter-language-pack is not "
-                                 "installed); use SEARCH/REPLACE blocks")
+        return Miss("malformed", say("symbol_edits_unavailable"))
     found = [node for name, node in _definitions(root, "") if name == qualname]
     if not found:
         names = list(dict.fromkeys(name for name, _ in _definitions(root, "")))
         near = difflib.get_close_matches(qualname, names, n=3, cutoff=0.6)
-        hint = f"; did you mean {', '.join(f'`{n}`' for n in near)}?" if near else (
-            f"; it defines {', '.join(f'`{n}`' for n in names[:20])}" if names else "")
-        return Miss("not_found", f"`{qualname}` is not defined in {path}{hint} (to add a new definition, use a "
-                                 "SEARCH/REPLACE block)")
+        return Miss("not_found", say("symbol_not_defined", qualname=qualname, path=path, near=near, names=names))
     if len(found) > 1:
-        rows = " and ".join(str(node.start_point[0] + 1) for node in found[:6])
-        return Miss("ambiguous", f"`{qualname}` is defined {len(found)} times in {path} (lines {rows}); use "
-                                 "SEARCH/REPLACE blocks to change one of them")
+        lines = [node.start_point[0] + 1 for node in found]
+        return Miss("ambiguous", say("symbol_ambiguous", qualname=qualname, path=path, lines=lines))
     return _replace(body, _outer(found[0], new[0].lstrip()), new)
 
 

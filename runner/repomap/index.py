@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.file_kinds import SKIPPED_DIRS
 from runner.repomap.cache import Record, TagCache
 from runner.repomap.languages import (
     HUGE_BYTES,
@@ -25,13 +26,12 @@ from runner.repomap.languages import (
     kind_by_content,
     kind_by_name,
     kind_by_path,
-    language_of,
+    tag_language,
 )
 from runner.repomap.tags import FileTags, extract
 from runner.safe_read import open_inside
 
 PARALLEL_MIN = 400  # below this many files to parse, a process pool costs more than it saves
-_SKIP_DIRS = {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".pytest_cache", ".ruff_cache", ".tox"}
 
 
 class FileEntry:
@@ -98,7 +98,7 @@ def list_files(root: Path) -> list[tuple[str, str | None]]:
 
 def _walk(root: Path) -> Iterator[str]:
     for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in _SKIP_DIRS]
+        dirnames[:] = [d for d in dirnames if d not in SKIPPED_DIRS]
         rel = os.path.relpath(dirpath, root)
         for name in filenames:
             full = os.path.join(dirpath, name)
@@ -199,13 +199,13 @@ def listing(root: Path) -> Listing:
         if blob is None:
             to_read.append(path)
         else:
-            wanted[path] = TagCache.key(blob, language_of(path))
+            wanted[path] = TagCache.key(blob, tag_language(path))
     for path in to_read:  # modified or untracked, or no git: hash the content
         data = _read(root, path)
         if data is None:
             kinds[path] = Kind.OTHER
         else:
-            wanted[path] = TagCache.key(blob_id(data), language_of(path))
+            wanted[path] = TagCache.key(blob_id(data), tag_language(path))
     digest = hashlib.sha1()
     for path, _blob in listed:
         digest.update(f"{path}\0{wanted.get(path, kinds[path].value)}\n".encode("utf-8", "surrogateescape"))

@@ -14,7 +14,7 @@ from functools import cache, lru_cache
 from importlib import resources
 from typing import Any
 
-from runner.repomap.languages import language_of
+from runner.repomap.languages import tag_language
 
 VERSION = 5  # bump when what is extracted changes: old cache rows are then ignored
 MAX_SIG = 160
@@ -139,7 +139,7 @@ def _signature(lines: list[bytes], start: int, language: str) -> str:
 def extract(path: str, data: bytes) -> FileTags:
     """Tags of `data`, the content of `path` (the path only picks the grammar)."""
     all_lines = data.split(b"\n")
-    language = language_of(path)
+    language = tag_language(path)
     if len(all_lines) <= CHUNK_LINES or language is None:  # prose is matched as a whole
         terms = words(data)
         tags = FileTags(terms=terms, lines=len(all_lines), chunks=[terms])

@@ -1,3 +1,4 @@
+from bot import report
 from bot.report import neutralize, pr_body
 from runner.outcome import Attempt, Outcome, Verdict
 from runner.ports import CommandResult
@@ -49,3 +50,11 @@ def test_the_plausible_verdict_claims_no_more_than_no_new_failure() -> None:
 def test_edited_test_files_are_flagged() -> None:
     body = pr_body(_outcome(changed_files=["a.py", "tests/test_a.py"]), [])
     assert "This change edits test files (`tests/test_a.py`)" in body
+
+
+def test_test_files_are_the_ones_the_map_weighs_as_tests() -> None:
+    """Spec folders, Java and Ruby conventions count; a nested `testing/` is a library module (numpy.testing)."""
+    changed = ["a.py", "spec/user_spec.rb", "web/__tests__/x.js", "src/FooTest.java", "web/a.test.ts",
+               "testing/conftest.py", "pkg/testing/utils.py", "e2e/flow.ts"]
+    assert report.test_files(changed) == ["spec/user_spec.rb", "web/__tests__/x.js", "src/FooTest.java",
+                                          "web/a.test.ts", "testing/conftest.py", "e2e/flow.ts"]

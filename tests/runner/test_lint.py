@@ -15,6 +15,16 @@ def test_other_languages_through_tree_sitter() -> None:
     assert lint_text("notes.txt", "anything ((") == []
 
 
+def test_every_extension_of_a_language_is_linted() -> None:
+    assert lint_text("web/a.mts", "function f( {\n") != [] and lint_text("src/a.hh", "int f( {\n") != []
+    assert [str(e) for e in lint_text("gui.pyw", "print(nope)\n")] == ["gui.pyw:1: undefined name 'nope'"]
+
+
+def test_python_stubs_get_syntax_checks_only() -> None:
+    assert [str(e) for e in lint_text("a.pyi", "def f(:\n")] == ["a.pyi:1: SyntaxError: invalid syntax"]
+    assert lint_text("a.pyi", "def f() -> Later: ...\nclass Later: ...\n") == []  # a forward reference
+
+
 def test_only_new_errors_count() -> None:
     before = {"a.py": "def f():\n    return missing_one\n", "b.py": None}
     after = {"a.py": "x = 1\n\ndef f():\n    return missing_one\n\ndef g():\n    return missing_two\n",
