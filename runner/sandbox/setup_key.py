@@ -16,6 +16,8 @@ from collections.abc import Iterator, Sequence
 from fnmatch import fnmatch
 from pathlib import Path
 
+from runner.file_kinds import INSTALLED_DIRS, SKIPPED_DIRS
+
 #: Bump when the layout of setup images changes, so old ones stop matching.
 KEY_VERSION = "1"
 
@@ -29,8 +31,8 @@ DEPENDENCY_NAMES = frozenset({
 DEPENDENCY_GLOBS = ("requirements*.txt", "requirements*.in", "constraints*.txt", "requirements/*.txt",
                     "requirements/*.in")
 #: Directories the dependency walk never enters: caches, environments, build output, vendored packages.
-_SKIP_DIRS = frozenset({".git", "node_modules", ".venv", "venv", ".tox", ".nox", "__pycache__", "site-packages",
-                        ".mypy_cache", ".pytest_cache", "build", "dist"})
+_SKIP_DIRS = SKIPPED_DIRS | INSTALLED_DIRS
+"""Tool caches and installed or built trees: they never hold a dependency file the key should follow."""
 _MAX_DEPTH = 4
 _MAX_DEPENDENCY_FILES = 500
 
