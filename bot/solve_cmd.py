@@ -8,13 +8,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
 from bot.settings import Settings, SettingsError
 from runner import (
+    GitError,
     Issue,
     LiteLLMChat,
     ModelPair,
@@ -27,6 +27,7 @@ from runner import (
     Workspace,
     docker_sandbox_factory,
     resolve,
+    run_git,
     solve,
     structured_map,
 )
@@ -49,7 +50,7 @@ def add_parser(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) 
 
 
 def _git(repo: Path, *args: str) -> str:
-    return subprocess.run(["git", "-C", str(repo), *args], capture_output=True, text=True, check=True).stdout.strip()
+    return run_git(args, cwd=repo).strip()
 
 
 def _pair(args: argparse.Namespace, settings: Settings) -> ModelPair:
@@ -81,9 +82,8 @@ def run(args: argparse.Namespace) -> int:
             raise RunnerError(f"{repo} has uncommitted changes", hint="commit or stash them first")
         branch = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
         text = args.issue_file.read_text(encoding="utf-8")
-    except (SettingsError, UnknownModel, RunnerError, OSError, subprocess.CalledProcessError) as exc:
-        detail = "a checked-out branch is needed (detached HEAD?)" if isinstance(exc, subprocess.CalledProcessError) \
-            else str(exc)
+    except (SettingsError, UnknownModel, RunnerError, OSError) as exc:
+        detail = "a checked-out branch is needed (detached HEAD?)" if isinstance(exc, GitError) else str(exc)
         print(f"ai-fix solve: {detail}", file=sys.stderr)
         return 2
     title, _, body = text.partition("\n")
@@ -103,13 +103,12 @@ def run(args: argparse.Namespace) -> int:
                                 attempts=args.attempts, files=files))
         outcome = solve(request, deps)
     if outcome.diff:
-        applied = subprocess.run(["git", "-C", str(repo), "apply", "--whitespace=nowarn", "-"], input=outcome.diff,
-                                 text=True, capture_output=True)
-        if applied.returncode != 0:  # e.g. an untracked file in the way of a file the patch creates
+        try:
+            run_git(["apply", "--whitespace=nowarn", "-"], cwd=repo, input_text=outcome.diff)
+        except GitError as exc:  # e.g. an untracked file in the way of a file the patch creates
             saved = repo.parent / f"ai-fix-{repo.name}.patch"
             saved.write_text(outcome.diff)
-            print(f"ai-fix solve: the patch does not apply to {repo} ({applied.stderr.strip()}); saved to {saved}",
-                  file=sys.stderr)
+            print(f"ai-fix solve: the patch does not apply to {repo} ({exc}); saved to {saved}", file=sys.stderr)
     print(_summary(outcome), file=sys.stderr if args.json else sys.stdout)
     if args.json:
         print(json.dumps(outcome.to_dict()))

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from runner.context import simple_map, structured_map
 from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
 from runner.file_kinds import is_test_path
+from runner.git import git as run_git  # named apart so that `runner.git` stays the module
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
 from runner.outcome import Attempt, LLMCall, Outcome, Verdict
@@ -52,8 +53,7 @@ __all__ = [
     "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
     "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
     "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
-    "simple_map", "solve", "structured_map",
-    "is_test_path",
+    "is_test_path", "run_git", "simple_map", "solve", "structured_map",
 ]
 
 

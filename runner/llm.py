@@ -5,22 +5,25 @@ that answers; production passes `LiteLLMChat`, which reaches any provider litell
 (including a local OpenAI-compatible server through `api_base`).
 
 Retries are ours, not litellm's or the OpenAI client's (both are switched off), so there is one
-policy: transient failures (429, 5xx, timeouts, dropped connections) are retried with exponential
-backoff, honouring `retry-after` when the provider sends one; anything else, or a provider still
-failing after the retries, raises `ModelError` and the engine falls back to the next model pair.
+policy, run by tenacity: transient failures (429, 5xx, timeouts, dropped connections) are retried
+with exponential backoff, honouring `retry-after` when the provider sends one; anything else, or a
+provider still failing after the retries, raises `ModelError` and the engine falls back to the next
+model pair.
 """
 
 from __future__ import annotations
 
 import os
-import random
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from runner.errors import ModelError
 from runner.ports import Completion, Message
+
+if TYPE_CHECKING:
+    from tenacity import RetryCallState, Retrying
 
 FALLBACK_PRICE_PER_TOKEN = (15e-6, 75e-6)
 """Input and output USD per token for models without a known price: the top of today's list prices."""
@@ -68,15 +71,41 @@ def retry_after(exc: BaseException) -> float | None:
         return None  # an HTTP date; rare from model providers: fall back to our backoff
 
 
-def delay_for(exc: BaseException, attempt: int, policy: RetryPolicy) -> float | None:
-    """How long to wait before retry number `attempt` (1-based), or None when we should not retry."""
-    if attempt >= policy.tries or not is_transient(exc):
-        return None
+def retrying(policy: RetryPolicy, sleep: Callable[[float], None] = time.sleep) -> Retrying:
+    """The policy as a tenacity controller: which failures to retry, how long to wait, when to stop.
+
+    A transient failure is retried unless the provider asks for a wait above `max_retry_after_s`
+    (it is down for a while: the engine does better falling back to the next model pair now).
+    The wait is the provider's `retry-after` when it sends one, else exponential backoff with
+    "equal jitter": half of `base_delay_s * 2**(n-1)` (capped at `max_delay_s`) fixed, half random,
+    so workers hitting one limit spread out yet none retries at once. The last failure is re-raised
+    as it was (`reraise`), for the caller to word.
+    """
+    # Imported here: tenacity brings asyncio (~70 ms), which the face and every repo-map helper process
+    # would otherwise pay at import for a model call they may never make.
+    from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_exponential, wait_random_exponential
+
+    half_base, half_cap = policy.base_delay_s / 2, policy.max_delay_s / 2
+    backoff = wait_exponential(multiplier=half_base, max=half_cap) + \
+        wait_random_exponential(multiplier=half_base, max=half_cap)
+
+    def wait(state: RetryCallState) -> float:
+        failure = state.outcome.exception() if state.outcome is not None else None
+        asked = retry_after(failure) if failure is not None else None
+        return asked if asked is not None else backoff(state)
+
+    return Retrying(
+        retry=retry_if_exception(lambda exc: is_transient(exc) and not _asks_too_long(exc, policy)),
+        wait=wait,
+        stop=stop_after_attempt(policy.tries),
+        sleep=lambda seconds: sleep(float(seconds)),
+        reraise=True,
+    )
+
+
+def _asks_too_long(exc: BaseException, policy: RetryPolicy) -> bool:
     asked = retry_after(exc)
-    if asked is not None:
-        return float(asked) if asked <= policy.max_retry_after_s else None
-    backoff = min(policy.max_delay_s, policy.base_delay_s * 2 ** (attempt - 1))
-    return float(backoff * (0.5 + random.random() / 2))
+    return asked is not None and asked > policy.max_retry_after_s
 
 
 class LiteLLMChat:
@@ -103,22 +132,21 @@ class LiteLLMChat:
         if self.api_base:
             kwargs["api_base"] = self.api_base
         started = time.monotonic()
-        attempt = 0
-        while True:
-            attempt += 1
-            try:
-                response = litellm.completion(**kwargs)
-                break
-            except Exception as exc:  # litellm maps every provider error to its own classes
-                wait = delay_for(exc, attempt, self.policy)
-                if wait is None:
-                    kind = "kept failing" if is_transient(exc) else "refused the request"
-                    raise ModelError(
-                        f"the model {model} {kind} ({type(exc).__name__}, after {attempt} call(s)): {exc}"[:800],
-                        hint="check the provider's key and status, `AI_FIX_LLM_API_BASE`, or retry with another "
-                             "model") from exc
-                self.sleep(wait)
-        return _completion(litellm, response, model, time.monotonic() - started, attempt - 1)
+        controller = retrying(self.policy, self.sleep)
+        try:
+            response = controller(litellm.completion, **kwargs)
+        except Exception as exc:  # litellm maps every provider error to its own classes
+            kind = "kept failing" if is_transient(exc) else "refused the request"
+            raise ModelError(
+                f"the model {model} {kind} ({type(exc).__name__}, after {_calls(controller)} call(s)): {exc}"[:800],
+                hint="check the provider's key and status, `AI_FIX_LLM_API_BASE`, or retry with another "
+                     "model") from exc
+        return _completion(litellm, response, model, time.monotonic() - started, _calls(controller) - 1)
+
+
+def _calls(controller: Retrying) -> int:
+    """Calls the controller's last run made (tenacity counts them, per thread, in its statistics)."""
+    return int(controller.statistics["attempt_number"])
 
 
 def _completion(litellm: Any, response: Any, model: str, elapsed: float, retries: int) -> Completion:

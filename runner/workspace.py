@@ -2,7 +2,8 @@
 
 Security rules this module keeps:
 - Credentials reach git only through the git process's environment (`git_env`, opaque to us),
-  never a URL, `.git/config` or any file under the worktree the sandbox mounts.
+  never a URL, `.git/config` or any file under the worktree the sandbox mounts; every git process
+  starts in `runner.git.git`, which keeps the rest of the App's environment out and hooks off.
 - The worktree's gitdir lives in the mirror, outside the sandbox mount, and every host git call
   names `--git-dir`/`--work-tree` explicitly, so a `.git` the sandbox plants in the worktree is
   never read (it could carry `core.fsmonitor` or hooks that would run on the host).
@@ -15,51 +16,14 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import subprocess
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import GitError
-
-_SAFE_CONFIG = ("-c", "core.hooksPath=/dev/null", "-c", "safe.directory=*", "-c", "core.fsmonitor=false",
-                "-c", "credential.helper=")
-_BASE_ENV_KEYS = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "SSL_CERT_FILE", "SSL_CERT_DIR")
-
-
-def _redact(text: str, git_env: Mapping[str, str]) -> str:
-    for value in git_env.values():
-        if len(value) >= 8:
-            text = text.replace(value, "***")
-    return text
-
-
-def git(args: Sequence[str], *, git_dir: Path | None = None, work_tree: Path | None = None,
-        git_env: Mapping[str, str] | None = None, input_text: str | None = None,
-        extra_env: Mapping[str, str] | None = None, timeout: float = 600) -> str:
-    """Run git with a minimal environment; raise `GitError` with stderr (secrets redacted)."""
-    env = {k: os.environ[k] for k in _BASE_ENV_KEYS if k in os.environ}
-    env.update({"GIT_TERMINAL_PROMPT": "0", "GIT_CONFIG_NOSYSTEM": "1", "GIT_ASKPASS": "true"})
-    env.update(git_env or {})
-    env.update(extra_env or {})
-    cmd = ["git", *_SAFE_CONFIG]
-    if git_dir is not None:
-        cmd.append(f"--git-dir={git_dir}")
-    if work_tree is not None:
-        cmd.append(f"--work-tree={work_tree}")
-    cmd.extend(args)
-    try:
-        # surrogateescape: file contents that are not UTF-8 pass through git unchanged, as apply.py reads them.
-        proc = subprocess.run(cmd, input=input_text, capture_output=True, encoding="utf-8", errors="surrogateescape",
-                              env=env, timeout=timeout, check=False)
-    except subprocess.TimeoutExpired as exc:
-        raise GitError(f"git {args[0]} timed out after {timeout:.0f}s") from exc
-    if proc.returncode != 0:
-        message = _redact(proc.stderr.strip() or proc.stdout.strip(), git_env or {})
-        raise GitError(f"git {args[0]} failed: {message[-2000:]}")
-    return proc.stdout
+from runner.git import git as git  # re-exported: runner.solve reads files through workspace.git
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from runner.errors import GitError
 from runner.file_kinds import SKIPPED_DIRS
+from runner.git import git
 from runner.repomap.cache import Record, TagCache
 from runner.repomap.languages import (
     HUGE_BYTES,
@@ -68,11 +70,12 @@ def blob_id(data: bytes) -> str:
 
 
 def _git(root: Path, *args: str) -> list[str] | None:
+    """git's NUL-separated listing, or None when git cannot list `root` (not a checkout, no git)."""
     try:
-        out = subprocess.run(["git", "-C", str(root), *args], capture_output=True, check=True, timeout=120).stdout
-    except (OSError, subprocess.SubprocessError):
+        out = git(args, cwd=root, timeout=120)
+    except (GitError, OSError):
         return None
-    return [p.decode("utf-8", "surrogateescape") for p in out.split(b"\0") if p]
+    return [p for p in out.split("\0") if p]
 
 
 def list_files(root: Path) -> list[tuple[str, str | None]]:

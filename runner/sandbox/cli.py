@@ -17,7 +17,6 @@ import argparse
 import os
 import shlex
 import shutil
-import subprocess
 import sys
 import tempfile
 from collections.abc import Sequence
@@ -25,7 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from runner import repo_config
-from runner.errors import RunnerError
+from runner.errors import GitError, RunnerError
+from runner.git import git
 from runner.sandbox.container import DEFAULT_IMAGE, TIMEOUT_EXIT_CODE, SandboxLimits
 from runner.sandbox.engine import docker_client_from_env
 from runner.sandbox.session import DockerSandbox
@@ -119,11 +119,8 @@ def _run(args: argparse.Namespace, repo: Path, command: str) -> int:
 def _copy_checkout(repo: Path, dest: Path) -> Path:
     """Copy what a job's worktree would hold; symlinks stay links, ignored files stay behind."""
     try:
-        listed = subprocess.run(
-            ["git", "-c", "safe.directory=*", "-C", str(repo), "ls-files", "-z", "--cached", "--others",
-             "--exclude-standard"], capture_output=True, check=True, timeout=120,
-        ).stdout.decode("utf-8", "surrogateescape")
-    except (OSError, subprocess.SubprocessError):
+        listed = git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=repo, timeout=120)
+    except (GitError, OSError):
         shutil.copytree(repo, dest, symlinks=True, ignore=shutil.ignore_patterns(".git"))
         return dest
     dest.mkdir(parents=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 
 from runner.errors import ModelError
-from runner.llm import LiteLLMChat, RetryPolicy
+from runner.llm import LiteLLMChat, RetryPolicy, is_transient, retrying
 from tests.doubles.llm.replies import Reply
 from tests.doubles.llm.server import LLMDouble
 
@@ -67,3 +69,70 @@ def test_a_model_without_a_known_price_gets_a_high_estimate_not_zero(llm_double:
     done = _chat(llm_double, []).complete("openai/my-local-model", MESSAGES)
     assert done.cost_estimated and done.cost_usd == pytest.approx(
         done.prompt_tokens * 15e-6 + done.completion_tokens * 75e-6)
+
+
+class _ProviderError(Exception):
+    """What litellm raises, as far as the retry policy looks: a status code and the response headers."""
+
+    def __init__(self, status: int, headers: dict[str, str] | None = None) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status_code = status
+        self.litellm_response_headers = headers
+
+
+def _failing(*failures: Exception) -> tuple[Callable[[], str], list[int]]:
+    """A call that raises each failure in turn, then answers "ok"; and the count of calls made."""
+    calls: list[int] = []
+
+    def call() -> str:
+        calls.append(1)
+        if len(calls) <= len(failures):
+            raise failures[len(calls) - 1]
+        return "ok"
+
+    return call, calls
+
+
+def test_backoff_doubles_with_equal_jitter_up_to_the_cap() -> None:
+    waits: list[float] = []
+    call, calls = _failing(*[_ProviderError(503)] * 5)
+    assert retrying(RetryPolicy(tries=6, base_delay_s=1, max_delay_s=4), waits.append)(call) == "ok"
+    assert len(calls) == 6 and len(waits) == 5
+    for wait, full in zip(waits, [1, 2, 4, 4, 4], strict=True):
+        assert full / 2 <= wait <= full  # half fixed, half random
+
+
+def test_retry_after_ms_is_honoured_and_wins_over_the_backoff() -> None:
+    waits: list[float] = []
+    call, _ = _failing(_ProviderError(429, {"retry-after-ms": "1500"}), _ProviderError(429, {"retry-after": "2"}))
+    assert retrying(RetryPolicy(base_delay_s=100), waits.append)(call) == "ok"
+    assert waits == [1.5, 2.0] and all(type(w) is float for w in waits)
+
+
+def test_giving_up_reraises_the_providers_own_error() -> None:
+    waits: list[float] = []
+    failure = _ProviderError(500)
+    call, calls = _failing(*[failure] * 3)
+    controller = retrying(RetryPolicy(tries=3, base_delay_s=0.01), waits.append)
+    with pytest.raises(_ProviderError) as raised:
+        controller(call)
+    assert raised.value is failure and len(calls) == 3 and len(waits) == 2
+    assert controller.statistics["attempt_number"] == 3
+
+
+@pytest.mark.parametrize("failure", [_ProviderError(400), _ProviderError(401),
+                                     _ProviderError(429, {"retry-after": "121"})])
+def test_no_retry_for_a_refusal_or_a_provider_down_for_long(failure: Exception) -> None:
+    waits: list[float] = []
+    call, calls = _failing(failure)
+    with pytest.raises(_ProviderError):
+        retrying(RetryPolicy(max_retry_after_s=120), waits.append)(call)
+    assert len(calls) == 1 and waits == []
+
+
+def test_transient_by_name_when_there_is_no_status() -> None:
+    class APIConnectionError(Exception):
+        pass
+
+    assert is_transient(APIConnectionError("reset")) and not is_transient(ValueError("bad"))
+    assert is_transient(_ProviderError(529)) and not is_transient(_ProviderError(404))
