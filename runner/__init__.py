@@ -5,7 +5,8 @@ and an `Outcome` comes back: plain data the bot renders for GitHub. The runner k
 GitHub or HTTP. Behind this face, by concern:
 
 - `solve`, `engine`: the order of work (workspace, config, baseline, attempts, commit) and one
-  attempt's conversation with the Senior and the Junior;
+  attempt's conversation with the Senior and the Junior; `limits`: the job's cost and time limits
+  and its cancel, as typed stops;
 - `ports`: the seams (model, sandbox session and factory, setup, repo map) and the records that
   cross them; `outcome`: what a job did;
 - `edit/`: parsing the Junior's reply, matching and applying edits; `repomap/`: ranking files
@@ -23,7 +24,15 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from runner.context import simple_map, structured_map
-from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
+from runner.errors import (
+    Cancelled,
+    CostLimitReached,
+    GitError,
+    ModelError,
+    RepoConfigError,
+    RunnerError,
+    TimeLimitReached,
+)
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
 from runner.outcome import Attempt, LLMCall, Outcome, Verdict
@@ -49,8 +58,8 @@ __all__ = [
     "DEFAULT_ALIASES", "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
     "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
-    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
-    "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
+    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "TimeLimitReached", "UnknownModel",
+    "Verdict", "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
     "simple_map", "solve", "structured_map",
 ]
 

@@ -21,31 +21,13 @@ from typing import Literal
 from runner import context, lint, prompts, test_results
 from runner.edit.apply import apply_edits
 from runner.edit.parse import parse_whole
-from runner.errors import Cancelled, CostLimitReached, ModelError
+from runner.errors import LimitReached, ModelError
+from runner.limits import Budget
 from runner.models import ModelPair
 from runner.outcome import Attempt, LLMCall
 from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message, SandboxSession
 
 Pattern = Literal["plan", "review", "plan+review"]
-
-
-@dataclass
-class Budget:
-    """The job's limits; checked before every model call."""
-
-    max_cost_usd: float
-    deadline: float
-    spent_usd: float = 0.0
-    should_stop: Callable[[], bool] = lambda: False
-
-    def check(self) -> None:
-        if self.should_stop():
-            raise Cancelled("the job was cancelled")
-        if self.spent_usd >= self.max_cost_usd:
-            raise CostLimitReached(f"the cost cap of ${self.max_cost_usd:.4g} was reached",
-                                   hint="raise `max_cost_usd` in .github/ai-fix.yml")
-        if time.monotonic() >= self.deadline:
-            raise CostLimitReached("the time limit was reached", hint="raise `timeout_minutes`")
 
 
 @dataclass(frozen=True)
@@ -153,7 +135,7 @@ class AttemptRunner:
                                               f"{nxt.senior} + {nxt.junior}")
                 self.attempt.senior, self.attempt.junior = nxt.senior, nxt.junior
                 continue
-            self.budget.spent_usd += done.cost_usd
+            self.budget.spend(done.cost_usd)
             self._truncated = done.finish_reason == "length"
             self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
                                               done.cost_usd, done.duration_s, done.cost_estimated))
@@ -218,7 +200,7 @@ class AttemptRunner:
     # ---- checks --------------------------------------------------------------------------------
     def _timeout(self) -> float:
         """A command may not outlive the job: its limit is the smaller of the per-command cap and the time left."""
-        return max(1.0, min(self.settings.test_timeout_s, self.budget.deadline - time.monotonic()))
+        return max(1.0, min(self.settings.test_timeout_s, self.budget.seconds_left()))
 
     def _lint(self) -> list[str]:
         after = {path: text for path, text in self.contents.items() if text is not None}
@@ -258,7 +240,7 @@ class AttemptRunner:
         try:
             try:
                 self._run()
-            except (CostLimitReached, ModelError):
+            except (LimitReached, ModelError):
                 self._check_final()
                 raise
             self._check_final()

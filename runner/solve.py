@@ -14,8 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import context, repo_config, workspace
-from runner.engine import AttemptRunner, Budget, Checks, EngineSettings, Pattern
-from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RunnerError
+from runner.engine import AttemptRunner, Checks, EngineSettings, Pattern
+from runner.errors import Cancelled, GitError, LimitReached, ModelError, RunnerError
+from runner.limits import Budget
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
 from runner.outcome import Attempt, Outcome, Verdict
 from runner.ports import ChatModel, CommandResult, Issue, MapFactory, SandboxFactory, SandboxSession, SetupRunner
@@ -64,6 +65,8 @@ class SolveDeps:
     progress: Callable[[str], None] = lambda message: None
     repo_map: MapFactory = context.simple_map
     setup: SetupRunner | None = None
+    clock: Callable[[], float] = time.monotonic
+    """What the time limit (`timeout_minutes`) is measured on."""
 
 
 def guess_test_command(files: list[str]) -> str | None:
@@ -168,8 +171,8 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
     if unknown:
         raise RunnerError(f"not tracked in the repository: {', '.join(unknown)}", hint="check the --files paths")
     pairs = pair_order(_chosen_pair(request, config, deps.aliases), request.alternates)
-    budget = Budget(max_cost_usd=config.max_cost_usd, deadline=time.monotonic() + config.timeout_minutes * 60,
-                    should_stop=deps.should_stop)
+    budget = Budget(max_cost_usd=config.max_cost_usd, deadline=deps.clock() + config.timeout_minutes * 60,
+                    should_stop=deps.should_stop, clock=deps.clock)
     settings = EngineSettings(pattern=over.pattern or config.pattern, deny=tuple(config.paths.deny),
                               test_timeout_s=min(600.0, config.timeout_minutes * 60 / 2), preselected=over.files)
 
@@ -180,7 +183,7 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
             return None
 
     best: _Best | None = None
-    stopped: RunnerError | None = None
+    stopped: LimitReached | ModelError | None = None
     baseline: tuple[CommandResult | None, CommandResult | None] | None = None
     image = config.image
     try:
@@ -195,7 +198,7 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
                         raise RunnerError("this runner cannot run `setup` commands", hint="run the App's worker")
                     deps.progress("Installing dependencies (setup), or reusing the cached result")
                     outcome.setup = deps.setup(tree, image, config.setup, request.clone_url, request.job_id,
-                                               max(60.0, budget.deadline - time.monotonic()))
+                                               max(60.0, budget.seconds_left()))
                     image = outcome.setup.image
                 if test_command or lint_command:
                     session = deps.sandbox(tree, image, request.job_id)
@@ -209,7 +212,7 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
                 outcome.attempts.append(runner.attempt)
                 try:
                     runner.run()
-                except (CostLimitReached, ModelError) as exc:
+                except (LimitReached, ModelError) as exc:
                     runner.attempt.error = exc.message
                     stopped = exc
                 score = rank(runner.attempt, test_command)

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import subprocess
+import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -42,7 +43,8 @@ def _repo(tmp_path: Path, config: str = f"test: {PYTEST}\n") -> Path:
 
 
 def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat, setup: SetupRunner | None = None, *,  # type: ignore[no-untyped-def]
-           session: Callable[[Path], SandboxSession] = HostSession, should_stop: Callable[[], bool] = lambda: False):
+           session: Callable[[Path], SandboxSession] = HostSession, should_stop: Callable[[], bool] = lambda: False,
+           clock: Callable[[], float] = time.monotonic):
     def sandbox(worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
         return session(worktree.path)
 
@@ -50,7 +52,7 @@ def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat, setup: SetupRunner 
                            issue=Issue(1, "add subtracts", "add(2, 3) is -1"),
                            default_models=ModelPair("openai/senior", "openai/junior"))
     return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox, setup=setup,
-                                    should_stop=should_stop))
+                                    should_stop=should_stop, clock=clock))
 
 
 def _branch_file(origin: Path, path: str) -> str:
@@ -194,6 +196,24 @@ def test_a_failing_setup_is_a_clear_error_and_leaves_no_worktree(tmp_path: Path)
 
     outcome = _solve(tmp_path, origin, ScriptedChat(), setup=failing_setup)  # type: ignore[arg-type]
     assert outcome.verdict is Verdict.ERROR and outcome.error.startswith("setup failed")
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())
+
+
+def test_the_time_limit_ends_the_attempts_with_its_own_words(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)  # three attempts by default
+    offset = [0.0]
+
+    class SlowChat(ScriptedChat):
+        def complete(self, model: str, messages: Sequence[Message]) -> Completion:
+            offset[0] += 31 * 60  # each call takes longer than the default 30 minutes
+            return super().complete(model, messages)
+
+    chat = SlowChat("plan")
+    outcome = _solve(tmp_path, origin, chat, clock=lambda: time.monotonic() + offset[0])
+    assert outcome.verdict is Verdict.NO_EDIT and outcome.head_sha == ""
+    assert (outcome.error, outcome.hint) == ("the time limit was reached", "raise `timeout_minutes`")
+    [attempt] = outcome.attempts
+    assert attempt.error == "the time limit was reached" and len(chat.calls) == 1
     assert not list((tmp_path / "ws" / "worktrees").iterdir())
 
 
