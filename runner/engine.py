@@ -11,7 +11,6 @@ back to the Junior from one budget, so an attempt always ends. Everything is rec
 from __future__ import annotations
 
 import difflib
-import re
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +25,7 @@ from runner.limits import Budget
 from runner.models import ModelPair
 from runner.outcome import Attempt, LLMCall
 from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message, SandboxSession
+from runner.replies import closest_paths, fence_for, parse_file_list, review_approves
 
 Pattern = Literal["plan", "review", "plan+review"]
 
@@ -66,40 +66,6 @@ class _Feedback:
     test_output: str = ""
     new_failures: list[str] = field(default_factory=list)
     review: str = ""
-
-
-def fence_for(texts: Sequence[str]) -> str:
-    """A fence longer than any backtick run at line starts in the shown files."""
-    fence = "```"
-    while any(line.lstrip().startswith(fence) for text in texts for line in text.splitlines()):
-        fence += "`"
-    return fence
-
-
-_FILES = re.compile(r"<files>(.*?)(?:</files>|$)", re.S)
-
-
-def parse_file_list(reply: str) -> list[str]:
-    """Paths between <files> tags (or, without tags, lines that look like paths)."""
-    match = _FILES.search(reply)
-    lines = match.group(1).splitlines() if match else reply.splitlines()
-    paths = []
-    for line in lines:
-        path = line.strip().strip("-*`'\" ").removeprefix("./")
-        if path and " " not in path and ("/" in path or "." in path):
-            paths.append(path)
-    return list(dict.fromkeys(paths))
-
-
-def closest_paths(path: str, files: Sequence[str]) -> list[str]:
-    name = path.rsplit("/", 1)[-1]
-    same_name = [f for f in files if f.rsplit("/", 1)[-1] == name]
-    return (same_name or difflib.get_close_matches(path, files, n=3, cutoff=0.6))[:3]
-
-
-def review_approves(review: str) -> bool:
-    first = next((line.strip().strip("*").upper() for line in review.splitlines() if line.strip()), "")
-    return first.startswith(("LGTM", "NO DEFECTS"))
 
 
 class AttemptRunner:
