@@ -25,7 +25,7 @@ from runner.limits import Budget
 from runner.models import ModelPair
 from runner.outcome import Attempt, LLMCall
 from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message, SandboxSession
-from runner.replies import closest_paths, fence_for, parse_file_list, review_approves
+from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
 
 Pattern = Literal["plan", "review", "plan+review"]
 
@@ -179,7 +179,8 @@ class AttemptRunner:
             if not run.passed:
                 fresh = lint.new_output_lines(checks.baseline_lint.output if checks.baseline_lint else "", run.output)
                 if fresh:
-                    errors.append(f"`{checks.lint_command}` reports:\n" + "\n".join(fresh[:40]))
+                    header = feedback_line("junior_feedback_lint.md.j2", lint_command=checks.lint_command)
+                    errors.append(header + "\n" + "\n".join(fresh[:40]))
         return errors
 
     def _test(self, feedback: _Feedback) -> str:
@@ -283,13 +284,11 @@ class AttemptRunner:
         feedback = _Feedback(edit_errors=parsed.errors + [e for e in applied.errors if e not in resent],
                              applied=len(applied.applied))
         if self._truncated:
-            feedback.edit_errors.append("your reply was cut off at the output limit: send fewer, smaller blocks; the "
-                                        "blocks that applied are listed above")
+            feedback.edit_errors.append(feedback_line("junior_feedback_cut_off.md"))
         if not parsed.blocks and not parsed.errors and not self.contents:
-            feedback.edit_errors = ["your reply contained no SEARCH/REPLACE block"]
+            feedback.edit_errors = [feedback_line("junior_feedback_no_block.md")]
         elif applied.applied and not self.contents and not feedback.edit_errors:
-            feedback.edit_errors = ["your edits left every file as it was: the REPLACE text must differ from the "
-                                    "SEARCH text"]
+            feedback.edit_errors = [feedback_line("junior_feedback_no_change.md")]
         self.attempt.edit_errors = feedback.edit_errors
         self.attempt.lint_errors = []
         if not self.contents:

@@ -1,6 +1,6 @@
 """Text in and out of an attempt's conversation that is not a prompt: reading the models' replies (the
 Senior's list of files, its review's verdict), the paths to suggest for a wrong one, the fence that
-frames shown files.
+frames shown files, and the one-line feedback templates on a whole reply.
 
 Pure functions of text, so the engine's conversation reads as the flow and these are tested alone.
 """
@@ -10,6 +10,8 @@ from __future__ import annotations
 import difflib
 import re
 from collections.abc import Sequence
+
+from runner import prompts
 
 
 def fence_for(texts: Sequence[str]) -> str:
@@ -39,6 +41,12 @@ def closest_paths(path: str, files: Sequence[str]) -> list[str]:
     name = path.rsplit("/", 1)[-1]
     same_name = [f for f in files if f.rsplit("/", 1)[-1] == name]
     return (same_name or difflib.get_close_matches(path, files, n=3, cutoff=0.6))[:3]
+
+
+def feedback_line(template: str, **variables: object) -> str:
+    """One line of feedback from its template, without the newline `prompts.render` ends every message with: an
+    item of the errors the Junior is shown in `junior_fix.md.j2` (and the report lists)."""
+    return prompts.render(template, **variables).rstrip("\n")
 
 
 def review_approves(review: str) -> bool:

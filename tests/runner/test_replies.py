@@ -1,8 +1,18 @@
-"""The texts around an attempt's conversation, read and written without a model."""
+"""The texts around an attempt's conversation: the feedback lines are templates, read back exactly."""
 
 from __future__ import annotations
 
-from runner.replies import closest_paths, fence_for, parse_file_list, review_approves
+from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
+
+
+def test_the_feedback_templates_render_one_line_each() -> None:
+    assert feedback_line("junior_feedback_no_block.md") == "your reply contained no SEARCH/REPLACE block"
+    assert feedback_line("junior_feedback_no_change.md") == (
+        "your edits left every file as it was: the REPLACE text must differ from the SEARCH text")
+    assert feedback_line("junior_feedback_cut_off.md") == (
+        "your reply was cut off at the output limit: send fewer, smaller blocks; the blocks that applied are "
+        "listed above")
+    assert feedback_line("junior_feedback_lint.md.j2", lint_command="ruff check .") == "`ruff check .` reports:"
 
 
 def test_the_senior_s_file_list_is_read_with_or_without_tags() -> None:
