@@ -14,12 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import context, repo_config, workspace
-from runner.engine import AttemptRunner, Checks, EngineSettings, Pattern
+from runner.checks import CheckPlan, Sandboxes
+from runner.engine import AttemptContext, AttemptRunner, EngineSettings, Pattern
 from runner.errors import Cancelled, GitError, LimitReached, ModelError, RunnerError
 from runner.limits import Budget
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
 from runner.outcome import Attempt, Outcome, Verdict
-from runner.ports import ChatModel, CommandResult, Issue, MapFactory, SandboxFactory, SandboxSession, SetupRunner
+from runner.ports import ChatModel, Issue, MapFactory, SandboxFactory, SetupRunner
 from runner.repo_config import RepoConfig
 
 log = logging.getLogger(__name__)
@@ -182,49 +183,37 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
         except GitError:
             return None
 
+    ctx = AttemptContext(chat=deps.chat, budget=budget, files=files, issue=request.issue, settings=settings,
+                         original=original, repo_map=repo_map)
+    sandboxes = Sandboxes(CheckPlan(test_command, lint_command, config.setup, config.image, request.clone_url,
+                                    request.job_id, settings.test_timeout_s), deps.sandbox, deps.setup, budget,
+                          deps.progress)
     best: _Best | None = None
     stopped: LimitReached | ModelError | None = None
-    baseline: tuple[CommandResult | None, CommandResult | None] | None = None
-    image = config.image
     try:
         for number in range(1, (over.attempts or config.attempts) + 1):
             order = pairs[(number - 1) % len(pairs):] + pairs[:(number - 1) % len(pairs)]
             tree = deps.workspace.checkout(mirror, request.base_branch)
             keep = False
-            session: SandboxSession | None = None
             try:
-                if config.setup and outcome.setup is None and (test_command or lint_command):
-                    if deps.setup is None:
-                        raise RunnerError("this runner cannot run `setup` commands", hint="run the App's worker")
-                    deps.progress("Installing dependencies (setup), or reusing the cached result")
-                    outcome.setup = deps.setup(tree, image, config.setup, request.clone_url, request.job_id,
-                                               max(60.0, budget.seconds_left()))
-                    image = outcome.setup.image
-                if test_command or lint_command:
-                    session = deps.sandbox(tree, image, request.job_id)
-                if baseline is None:
-                    baseline = _baseline(session, test_command, lint_command, settings, deps)
-                    outcome.baseline = baseline[0]
-                checks = Checks(session, test_command, lint_command, baseline[0], baseline[1])
-                deps.progress(f"Attempt {number}: {order[0].senior} + {order[0].junior} ({settings.pattern})")
-                runner = AttemptRunner(deps.chat, budget, tree.path, files, request.issue, order, number, settings,
-                                       checks, original, repo_map)
-                outcome.attempts.append(runner.attempt)
                 try:
-                    runner.run()
-                except (LimitReached, ModelError) as exc:
-                    runner.attempt.error = exc.message
-                    stopped = exc
-                score = rank(runner.attempt, test_command)
-                if runner.contents and (best is None or score < best.rank):
+                    with sandboxes.open(tree) as checks:
+                        deps.progress(f"Attempt {number}: {order[0].senior} + {order[0].junior} ({settings.pattern})")
+                        runner = AttemptRunner(ctx, tree, checks, number, order)
+                        outcome.attempts.append(runner.attempt)
+                        result = runner.run()
+                finally:
+                    outcome.setup = sandboxes.setup
+                    outcome.baseline = sandboxes.baseline[0] if sandboxes.baseline else None
+                stopped = result.stop
+                score = rank(result.attempt, test_command)
+                if result.contents and (best is None or score < best.rank):
                     if best is not None:
                         deps.workspace.remove(best.tree)
-                    best, keep = _Best(score, runner.attempt, dict(runner.contents), tree), True
-                if as_good_as_it_gets(runner.attempt, test_command) or stopped:
+                    best, keep = _Best(score, result.attempt, dict(result.contents), tree), True
+                if as_good_as_it_gets(result.attempt, test_command) or stopped:
                     break
             finally:
-                if session:
-                    session.close()
                 if not keep:
                     deps.workspace.remove(tree)
         if best is not None:
@@ -238,17 +227,6 @@ def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror
     finally:
         if best is not None:
             deps.workspace.remove(best.tree)
-
-
-def _baseline(session: SandboxSession | None, test_command: str | None, lint_command: str | None,
-              settings: EngineSettings, deps: SolveDeps) -> tuple[CommandResult | None, CommandResult | None]:
-    """Tests and lint on the untouched tree, so pre-existing failures are known and not blamed."""
-    if session is None:
-        return None, None
-    deps.progress("Running the checks on the untouched code (baseline)")
-    tests = session.run(test_command, settings.test_timeout_s) if test_command else None
-    lint = session.run(lint_command, settings.test_timeout_s) if lint_command else None
-    return tests, lint
 
 
 def _finish(request: SolveRequest, outcome: Outcome, best: _Best, test_command: str | None) -> None:
