@@ -24,15 +24,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from runner.context import simple_map, structured_map
-from runner.errors import (
-    Cancelled,
-    CostLimitReached,
-    GitError,
-    ModelError,
-    RepoConfigError,
-    RunnerError,
-    TimeLimitReached,
-)
+from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
 from runner.outcome import Attempt, LLMCall, Outcome, Verdict
@@ -58,8 +50,8 @@ __all__ = [
     "DEFAULT_ALIASES", "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
     "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
-    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "TimeLimitReached", "UnknownModel",
-    "Verdict", "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
+    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
+    "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
     "simple_map", "solve", "structured_map",
 ]
 
