@@ -4,8 +4,9 @@ A job goes in as a `SolveRequest` with its `SolveDeps` (workspace, model, sandbo
 and an `Outcome` comes back: plain data the bot renders for GitHub. The runner knows nothing of
 GitHub or HTTP. Behind this face, by concern:
 
-- `solve`, `engine`: the order of work (workspace, config, baseline, attempts, commit) and one
-  attempt's conversation with the Senior and the Junior;
+- `solve`, `checks`, `attempts`, `engine`: the order of work (workspace, config, baseline, attempts,
+  commit), the attempt loop, and one attempt's conversation with the Senior and the Junior; `limits`:
+  the job's cost and time limits and its cancel, as typed stops;
 - `ports`: the seams (model, sandbox session and factory, setup, repo map) and the records that
   cross them; `outcome`: what a job did;
 - `edit/`: parsing the Junior's reply, matching and applying edits; `repomap/`: ranking files

@@ -5,47 +5,32 @@ Patterns (per repository or per run):
 - `review`: Junior edits from the issue, Senior reviews the diff and the test results, Junior fixes.
 - `plan+review`: both.
 Malformed or unmatched edits, NEW lint errors, NEW test failures and review findings are reflected
-back to the Junior from one budget, so an attempt always ends. Everything is recorded in `Attempt`.
+back to the Junior from one budget, so an attempt always ends. Everything is recorded in `Attempt`;
+how the attempt ended (its record, the contents to commit, its worktree, the stop) is an `AttemptResult`.
 """
 
 from __future__ import annotations
 
 import difflib
-import re
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from types import MappingProxyType
 from typing import Literal
 
 from runner import context, lint, prompts, test_results
+from runner.checks import Checks
 from runner.edit.apply import apply_edits
 from runner.edit.parse import parse_whole
-from runner.errors import Cancelled, CostLimitReached, ModelError
+from runner.errors import LimitReached, ModelError
+from runner.limits import Budget
 from runner.models import ModelPair
 from runner.outcome import Attempt, LLMCall
-from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message, SandboxSession
+from runner.ports import ChatModel, Issue, MapProvider, Message
+from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
+from runner.workspace import Worktree
 
 Pattern = Literal["plan", "review", "plan+review"]
-
-
-@dataclass
-class Budget:
-    """The job's limits; checked before every model call."""
-
-    max_cost_usd: float
-    deadline: float
-    spent_usd: float = 0.0
-    should_stop: Callable[[], bool] = lambda: False
-
-    def check(self) -> None:
-        if self.should_stop():
-            raise Cancelled("the job was cancelled")
-        if self.spent_usd >= self.max_cost_usd:
-            raise CostLimitReached(f"the cost cap of ${self.max_cost_usd:.4g} was reached",
-                                   hint="raise `max_cost_usd` in .github/ai-fix.yml")
-        if time.monotonic() >= self.deadline:
-            raise CostLimitReached("the time limit was reached", hint="raise `timeout_minutes`")
 
 
 @dataclass(frozen=True)
@@ -66,14 +51,30 @@ class EngineSettings:
 
 
 @dataclass(frozen=True)
-class Checks:
-    """The sandbox session, the commands, and their results on the untouched tree."""
+class AttemptContext:
+    """What every attempt of a job shares; each attempt adds its worktree, checks, number and model pairs."""
 
-    session: SandboxSession | None = None
-    test_command: str | None = None
-    lint_command: str | None = None
-    baseline_test: CommandResult | None = None
-    baseline_lint: CommandResult | None = None
+    chat: ChatModel
+    budget: Budget
+    files: Sequence[str]
+    """The repository's tracked files: the paths an edit or the Senior may name."""
+    issue: Issue
+    settings: EngineSettings
+    original: Callable[[str], str | None]
+    """A file's text at the base commit (None: it did not exist): what an attempt's changes are measured against."""
+    repo_map: MapProvider
+
+
+@dataclass(frozen=True)
+class AttemptResult:
+    """How an attempt ended: what the loop ranks, commits and cleans up."""
+
+    attempt: Attempt
+    contents: Mapping[str, str | None]
+    """Final text of every file the attempt changed (None: deleted): exactly what gets committed."""
+    tree: Worktree
+    stop: LimitReached | ModelError | None = None
+    """The provider, cost or time stop that ended the attempt early (also in `attempt.error`); it ends the loop."""
 
 
 @dataclass
@@ -86,54 +87,26 @@ class _Feedback:
     review: str = ""
 
 
-def fence_for(texts: Sequence[str]) -> str:
-    """A fence longer than any backtick run at line starts in the shown files."""
-    fence = "```"
-    while any(line.lstrip().startswith(fence) for text in texts for line in text.splitlines()):
-        fence += "`"
-    return fence
-
-
-_FILES = re.compile(r"<files>(.*?)(?:</files>|$)", re.S)
-
-
-def parse_file_list(reply: str) -> list[str]:
-    """Paths between <files> tags (or, without tags, lines that look like paths)."""
-    match = _FILES.search(reply)
-    lines = match.group(1).splitlines() if match else reply.splitlines()
-    paths = []
-    for line in lines:
-        path = line.strip().strip("-*`'\" ").removeprefix("./")
-        if path and " " not in path and ("/" in path or "." in path):
-            paths.append(path)
-    return list(dict.fromkeys(paths))
-
-
-def closest_paths(path: str, files: Sequence[str]) -> list[str]:
-    name = path.rsplit("/", 1)[-1]
-    same_name = [f for f in files if f.rsplit("/", 1)[-1] == name]
-    return (same_name or difflib.get_close_matches(path, files, n=3, cutoff=0.6))[:3]
-
-
-def review_approves(review: str) -> bool:
-    first = next((line.strip().strip("*").upper() for line in review.splitlines() if line.strip()), "")
-    return first.startswith(("LGTM", "NO DEFECTS"))
-
-
 class AttemptRunner:
-    def __init__(self, chat: ChatModel, budget: Budget, root: Path, files: list[str], issue: Issue,
-                 pairs: Sequence[ModelPair], number: int, settings: EngineSettings, checks: Checks,
-                 original: Callable[[str], str | None], repo_map: MapProvider) -> None:
-        self.chat, self.budget, self.root, self.files, self.issue = chat, budget, root, files, issue
-        self.pairs, self.settings, self.checks = list(pairs), settings, checks
-        self.original, self.repo_map = original, repo_map
+    """One attempt in its own worktree: `attempt` is its record, filled in as it goes; `run` returns the result."""
+
+    def __init__(self, ctx: AttemptContext, tree: Worktree, checks: Checks, number: int,
+                 pairs: Sequence[ModelPair]) -> None:
+        self.ctx, self.tree, self.root, self.checks = ctx, tree, tree.path, checks
+        self.pairs = list(pairs)
+        """The pair to start with, then the fallbacks when a provider stays down."""
         self.pair_index = 0
         self.attempt = Attempt(number=number, senior=pairs[0].senior, junior=pairs[0].junior,
-                               pattern=settings.pattern)
+                               pattern=ctx.settings.pattern)
         self.contents: dict[str, str | None] = {}
         """Final text of every file the attempt changed (None: deleted): exactly what gets committed."""
-        self.tracked = set(files)
+        self.tracked = set(ctx.files)
         self._truncated = False
+        """The last reply stopped at the output limit."""
+        self._last_test_summary = "not run"
+        """The tests' one-line verdict on the contents last checked, for the Senior's review."""
+        self._checked: dict[str, str | None] | None = None
+        """The contents the last lint and tests ran on (None: not yet)."""
 
     # ---- model calls ---------------------------------------------------------------------------
     def _call(self, role: str, messages: list[Message]) -> str:
@@ -141,9 +114,9 @@ class AttemptRunner:
         while True:
             pair = self.pairs[self.pair_index]
             model = pair.senior if role == "senior" else pair.junior
-            self.budget.check()
+            self.ctx.budget.check()
             try:
-                done = self.chat.complete(model, messages)
+                done = self.ctx.chat.complete(model, messages)
             except ModelError as exc:
                 if self.pair_index + 1 >= len(self.pairs):
                     raise
@@ -153,7 +126,7 @@ class AttemptRunner:
                                               f"{nxt.senior} + {nxt.junior}")
                 self.attempt.senior, self.attempt.junior = nxt.senior, nxt.junior
                 continue
-            self.budget.spent_usd += done.cost_usd
+            self.ctx.budget.spend(done.cost_usd)
             self._truncated = done.finish_reason == "length"
             self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
                                               done.cost_usd, done.duration_s, done.cost_estimated))
@@ -161,34 +134,35 @@ class AttemptRunner:
 
     # ---- the Senior ----------------------------------------------------------------------------
     def _issue_vars(self) -> dict[str, object]:
-        return {"issue_number": self.issue.number, "issue_title": self.issue.title, "issue_body": self.issue.body}
+        issue = self.ctx.issue
+        return {"issue_number": issue.number, "issue_title": issue.title, "issue_body": issue.body}
 
     def choose_files(self, senior: list[Message]) -> tuple[list[str], str]:
         """Files the Senior reads, and the map it was shown (empty when it saw every file)."""
-        if self.settings.preselected:
-            return [p for p in self.settings.preselected if p in self.tracked], ""
-        ranked, rendered = self.repo_map(self.issue.text, self.settings.map_tokens)
-        candidates = context.read_files(self.root, ranked, budget=self.settings.show_all_below_chars + 1)
-        if sum(len(text) for _, text in candidates) <= self.settings.show_all_below_chars and \
+        if self.ctx.settings.preselected:
+            return [p for p in self.ctx.settings.preselected if p in self.tracked], ""
+        ranked, rendered = self.ctx.repo_map(self.ctx.issue.text, self.ctx.settings.map_tokens)
+        candidates = context.read_files(self.root, ranked, budget=self.ctx.settings.show_all_below_chars + 1)
+        if sum(len(text) for _, text in candidates) <= self.ctx.settings.show_all_below_chars and \
                 len(candidates) == len(context.readable(self.root, ranked)):
             return [path for path, _ in candidates], ""
         senior.append({"role": "user", "content": prompts.render(
-            "senior_select.md.j2", repo_map=rendered, max_files=self.settings.max_files, **self._issue_vars())})
+            "senior_select.md.j2", repo_map=rendered, max_files=self.ctx.settings.max_files, **self._issue_vars())})
         reply = self._call("senior", senior)
         senior.append({"role": "assistant", "content": reply})
         wanted = parse_file_list(reply)
         unknown = [p for p in wanted if p not in self.tracked]
         if unknown:
             senior.append({"role": "user", "content": prompts.render(
-                "senior_select_retry.md.j2", unknown=[(p, closest_paths(p, self.files)) for p in unknown])})
+                "senior_select_retry.md.j2", unknown=[(p, closest_paths(p, self.ctx.files)) for p in unknown])})
             reply = self._call("senior", senior)
             senior.append({"role": "assistant", "content": reply})
             wanted = parse_file_list(reply)
-        chosen = [p for p in wanted if p in self.tracked][: self.settings.max_files]
+        chosen = [p for p in wanted if p in self.tracked][: self.ctx.settings.max_files]
         return (chosen or ranked[:5]), rendered
 
     def _shown(self, paths: Sequence[str]) -> list[tuple[str, str]]:
-        return context.read_files(self.root, [*self.contents, *paths], budget=self.settings.file_budget_chars)
+        return context.read_files(self.root, [*self.contents, *paths], budget=self.ctx.settings.file_budget_chars)
 
     def plan(self, senior: list[Message], files: list[str], repo_map: str) -> str:
         shown = self._shown(files)
@@ -202,7 +176,7 @@ class AttemptRunner:
 
     def review(self, feedback_tests: str) -> str:
         diff = "".join(
-            "".join(difflib.unified_diff((self.original(p) or "").splitlines(keepends=True),
+            "".join(difflib.unified_diff((self.ctx.original(p) or "").splitlines(keepends=True),
                                          text.splitlines(keepends=True), f"a/{p}", f"b/{p}"))
             for p, text in sorted(self.contents.items()) if text is not None) + "".join(
             f"deleted: {p}\n" for p, text in sorted(self.contents.items()) if text is None)
@@ -218,11 +192,11 @@ class AttemptRunner:
     # ---- checks --------------------------------------------------------------------------------
     def _timeout(self) -> float:
         """A command may not outlive the job: its limit is the smaller of the per-command cap and the time left."""
-        return max(1.0, min(self.settings.test_timeout_s, self.budget.deadline - time.monotonic()))
+        return max(1.0, min(self.ctx.settings.test_timeout_s, self.ctx.budget.seconds_left()))
 
     def _lint(self) -> list[str]:
         after = {path: text for path, text in self.contents.items() if text is not None}
-        before = {path: self.original(path) for path in after}
+        before = {path: self.ctx.original(path) for path in after}
         errors = [lint.with_context(e, after[e.path]) for e in lint.new_errors(before, after)]
         checks = self.checks
         if checks.session and checks.lint_command:
@@ -231,7 +205,8 @@ class AttemptRunner:
             if not run.passed:
                 fresh = lint.new_output_lines(checks.baseline_lint.output if checks.baseline_lint else "", run.output)
                 if fresh:
-                    errors.append(f"`{checks.lint_command}` reports:\n" + "\n".join(fresh[:40]))
+                    header = feedback_line("junior_feedback_lint.md.j2", lint_command=checks.lint_command)
+                    errors.append(header + "\n" + "\n".join(fresh[:40]))
         return errors
 
     def _test(self, feedback: _Feedback) -> str:
@@ -247,28 +222,31 @@ class AttemptRunner:
             note = f"; {len(comparison.still_failing)} failed before the change too" if comparison.still_failing else ""
             return ("passed" if result.passed else "no new failures") + note
         feedback.new_failures = comparison.new
-        feedback.test_output = test_results.cut(result.output, self.settings.test_output_chars, keep=comparison.new)
+        feedback.test_output = test_results.cut(result.output, self.ctx.settings.test_output_chars, keep=comparison.new)
         return f"new failures: {', '.join(comparison.new)}"
 
     # ---- the attempt ---------------------------------------------------------------------------
-    def run(self) -> Attempt:
-        """Run the attempt. However it ends (but a cancel), what would be committed is checked last, so the
-        report describes the committed contents; a cost, time or provider stop is re-raised after that."""
+    def run(self) -> AttemptResult:
+        """Run the attempt. However it ends (but a cancel, which propagates), what would be committed is checked
+        last, so the report describes the committed contents; a cost, time or provider stop ends it early and is
+        handed back in the result, for the loop to stop on."""
         started = time.monotonic()
+        stop: LimitReached | ModelError | None = None
         try:
             try:
                 self._run()
-            except (CostLimitReached, ModelError):
-                self._check_final()
-                raise
+            except (LimitReached, ModelError) as exc:
+                stop = exc
             self._check_final()
         finally:
             self.attempt.changed_files = sorted(self.contents)
             self.attempt.duration_s = time.monotonic() - started
-        return self.attempt
+        if stop is not None:
+            self.attempt.error = stop.message
+        return AttemptResult(self.attempt, MappingProxyType(dict(self.contents)), self.tree, stop)
 
     def _run(self) -> None:
-        settings = self.settings
+        settings = self.ctx.settings
         senior: list[Message] = [{"role": "system", "content": prompts.render("senior_system.md")}]
         files, repo_map = self.choose_files(senior)
         self.attempt.files_read = files
@@ -307,11 +285,8 @@ class AttemptRunner:
     def _drop_reverted(self) -> None:
         """A file edited back to its original text (or created, then deleted) is no change at all."""
         for path, text in list(self.contents.items()):
-            if text == self.original(path):
+            if text == self.ctx.original(path):
                 del self.contents[path]
-
-    _last_test_summary = "not run"
-    _checked: dict[str, str | None] | None = None
 
     def _check_final(self) -> None:
         """The report describes what gets committed: when the last round's edits failed to apply, the
@@ -323,8 +298,8 @@ class AttemptRunner:
         self._checked = dict(self.contents)
 
     def _check(self, reply: str) -> _Feedback:
-        parsed = parse_whole(reply, known=self.files)
-        applied = apply_edits(self.root, parsed.blocks, self.settings.deny)
+        parsed = parse_whole(reply, known=self.ctx.files)
+        applied = apply_edits(self.root, parsed.blocks, self.ctx.settings.deny)
         self.contents.update(applied.contents)
         self.contents.update({path: None for path in applied.deleted})
         self._drop_reverted()
@@ -335,18 +310,16 @@ class AttemptRunner:
         feedback = _Feedback(edit_errors=parsed.errors + [e for e in applied.errors if e not in resent],
                              applied=len(applied.applied))
         if self._truncated:
-            feedback.edit_errors.append("your reply was cut off at the output limit: send fewer, smaller blocks; the "
-                                        "blocks that applied are listed above")
+            feedback.edit_errors.append(feedback_line("junior_feedback_cut_off.md"))
         if not parsed.blocks and not parsed.errors and not self.contents:
-            feedback.edit_errors = ["your reply contained no SEARCH/REPLACE block"]
+            feedback.edit_errors = [feedback_line("junior_feedback_no_block.md")]
         elif applied.applied and not self.contents and not feedback.edit_errors:
-            feedback.edit_errors = ["your edits left every file as it was: the REPLACE text must differ from the "
-                                    "SEARCH text"]
+            feedback.edit_errors = [feedback_line("junior_feedback_no_change.md")]
         self.attempt.edit_errors = feedback.edit_errors
         self.attempt.lint_errors = []
         if not self.contents:
             return feedback
-        self.budget.check()  # a cancel or the deadline stops the attempt before minutes of lint and tests
+        self.ctx.budget.check()  # a cancel or the deadline stops the attempt before minutes of lint and tests
         feedback.lint_errors = self.attempt.lint_errors = self._lint()
         if not feedback.edit_errors and not feedback.lint_errors:
             self._last_test_summary = self._test(feedback)

@@ -31,8 +31,16 @@ class ModelError(RunnerError):
     """The LLM provider could not be reached or refused every retry."""
 
 
-class CostLimitReached(RunnerError):
-    """The job's cost cap was reached; the best result so far is kept."""
+class LimitReached(RunnerError):
+    """A limit of the job (cost or time) was reached: the attempts stop and the best result so far is kept."""
+
+
+class CostLimitReached(LimitReached):
+    """The job's cost cap (`max_cost_usd`) was reached."""
+
+
+class TimeLimitReached(LimitReached):
+    """The job's time limit (`timeout_minutes`) was reached."""
 
 
 class Cancelled(RunnerError):

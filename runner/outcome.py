@@ -89,8 +89,10 @@ class Attempt:
         return any(c.cost_estimated for c in self.calls)
 
 
-@dataclass
+@dataclass(frozen=True)
 class Outcome:
+    """Built once, when the job ends, from what it did (see `runner.solve`); nothing changes it afterwards."""
+
     verdict: Verdict
     issue_number: int
     branch: str

@@ -1,24 +1,29 @@
 """The runner's entry point: repository URL + opaque git credentials + issue in, `Outcome` out.
 
 Knows nothing of GitHub or HTTP. The order of work follows DESIGN.md: workspace, repository
-config, baseline, attempts (alternating model pairs, each in a fresh worktree, stopping at the
-first plausible one), then commit and push of the best attempt by aider's order.
+config, baseline (`runner.checks`), attempts (`runner.attempts`: alternating model pairs, each in a
+fresh worktree, stopping at the first plausible one), then commit and push of the best attempt by
+aider's order. However the job ends, its `Outcome` is built once, from what it got to.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from runner import context, repo_config, workspace
-from runner.engine import AttemptRunner, Budget, Checks, EngineSettings, Pattern
-from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RunnerError
+from runner.attempts import Plan, Worktrees, attempt_loop, pair_order, plausible
+from runner.checks import CheckPlan, Sandboxes
+from runner.engine import AttemptContext, AttemptResult, EngineSettings, Pattern
+from runner.errors import Cancelled, GitError, LimitReached, ModelError, RunnerError
+from runner.limits import Budget
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
 from runner.outcome import Attempt, Outcome, Verdict
-from runner.ports import ChatModel, CommandResult, Issue, MapFactory, SandboxFactory, SandboxSession, SetupRunner
+from runner.ports import ChatModel, Issue, MapFactory, SandboxFactory, SetupRunner
 from runner.repo_config import RepoConfig
 
 log = logging.getLogger(__name__)
@@ -64,6 +69,8 @@ class SolveDeps:
     progress: Callable[[str], None] = lambda message: None
     repo_map: MapFactory = context.simple_map
     setup: SetupRunner | None = None
+    clock: Callable[[], float] = time.monotonic
+    """What the time limit (`timeout_minutes`) is measured on."""
 
 
 def guess_test_command(files: list[str]) -> str | None:
@@ -73,36 +80,6 @@ def guess_test_command(files: list[str]) -> str | None:
         if name == "conftest.py" or (name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))):
             return "python3 -m pytest -q -p no:cacheprovider"
     return None
-
-
-def rank(attempt: Attempt, test_command: str | None) -> tuple[int, int]:
-    """aider's order, refined with tests: lower is better; ties go to fewer new failures."""
-    edit_ok, lint_ok = attempt.edit_ok, attempt.lint_ok
-    tests_ok = attempt.tests_ok if test_command else True
-    if edit_ok and lint_ok and tests_ok:
-        tier = 0
-    elif edit_ok and lint_ok:
-        tier = 1
-    elif attempt.edits_applied and lint_ok:
-        tier = 2
-    elif edit_ok:
-        tier = 3
-    elif attempt.edits_applied:
-        tier = 4
-    else:
-        tier = 5
-    return tier, len(attempt.new_failures)
-
-
-def as_good_as_it_gets(attempt: Attempt, test_command: str | None) -> bool:
-    """Every available check passed: further attempts cannot do better, so stop."""
-    return rank(attempt, test_command)[0] == 0
-
-
-def plausible(attempt: Attempt, test_command: str | None) -> bool:
-    """Edits applied, no new lint error, and tests ran with no new failure. Without a test command a
-    change is unverified, never plausible: the PR says so and opens as a draft."""
-    return test_command is not None and as_good_as_it_gets(attempt, test_command)
 
 
 def _chosen_pair(request: SolveRequest, config: RepoConfig, aliases: Mapping[str, ModelPair]) -> ModelPair:
@@ -115,149 +92,149 @@ def _chosen_pair(request: SolveRequest, config: RepoConfig, aliases: Mapping[str
     return request.default_models
 
 
-def pair_order(first: ModelPair, alternates: Sequence[ModelPair]) -> list[ModelPair]:
-    return list(dict.fromkeys([first, *alternates]))
 
 
 def solve(request: SolveRequest, deps: SolveDeps) -> Outcome:
+    """Run the job. Every way it can stop (config, git, setup, a cancel...) is a `RunnerError`: its message
+    and hint land in the outcome, with whatever the job did before it."""
     started = time.monotonic()
-    outcome = Outcome(verdict=Verdict.ERROR, issue_number=request.issue.number, branch=request.branch,
-                      base_branch=request.base_branch)
+    journal = _Journal()
+    error: RunnerError | None = None
     try:
-        _solve(request, deps, outcome)
-    except Cancelled as exc:
-        outcome.verdict, outcome.error, outcome.hint = Verdict.ERROR, exc.message, exc.hint
+        _solve(request, deps, journal)
     except RunnerError as exc:
-        outcome.verdict, outcome.error, outcome.hint = Verdict.ERROR, exc.message, exc.hint
-    outcome.duration_s = time.monotonic() - started
-    return outcome
+        error = exc
+    return _outcome(request, journal, error, time.monotonic() - started)
+
+
+@dataclass(frozen=True)
+class _Job:
+    """The repository as read once, from the probe checkout, with the request's overrides applied."""
+
+    config: RepoConfig
+    files: list[str]
+    base_sha: str
+    test_command: str | None
+    lint_command: str | None
+    settings: EngineSettings
 
 
 @dataclass
-class _Best:
-    rank: tuple[int, int]
-    attempt: Attempt
-    contents: dict[str, str | None]
-    tree: workspace.Worktree
+class _Journal:
+    """What the job got to, each fact written once, as it happens (by `_solve`; the loop appends each attempt's
+    record as it starts): the outcome is built from it whether the job finished or stopped."""
+
+    job: _Job | None = None
+    sandboxes: Sandboxes | None = None
+    attempts: list[Attempt] = field(default_factory=list)
+    stop: LimitReached | ModelError | None = None
+    """The provider, cost or time stop that ended the attempts early."""
+    chosen: AttemptResult | None = None
+    """The result being committed."""
+    diff: str = ""
+    head_sha: str = ""
 
 
-def _solve(request: SolveRequest, deps: SolveDeps, outcome: Outcome) -> None:
+def _solve(request: SolveRequest, deps: SolveDeps, journal: _Journal) -> None:
     deps.progress("Fetching the repository")
     mirror = deps.workspace.fetch(request.clone_url, request.git_env)
     # The probe checkout is never mounted in a sandbox: the config, the file list and the repo map are read from
     # it, so nothing sandboxed code plants in an attempt's worktree can reach them (or host git, via a .git).
-    probe = deps.workspace.checkout(mirror, request.base_branch)
+    with _checkout(deps.workspace, mirror, request.base_branch) as probe:
+        job = journal.job = _read_job(request, probe)
+        repo_map = deps.repo_map(probe.path, job.files)
+        unknown = [f for f in request.overrides.files if f not in set(job.files)]
+        if unknown:
+            raise RunnerError(f"not tracked in the repository: {', '.join(unknown)}", hint="check the --files paths")
+        config = job.config
+        plan = Plan(request.overrides.attempts or config.attempts,
+                    pair_order(_chosen_pair(request, config, deps.aliases), request.alternates), job.test_command)
+        budget = Budget(max_cost_usd=config.max_cost_usd, deadline=deps.clock() + config.timeout_minutes * 60,
+                        should_stop=deps.should_stop, clock=deps.clock)
+        ctx = AttemptContext(chat=deps.chat, budget=budget, files=job.files, issue=request.issue,
+                             settings=job.settings, original=_original(mirror, job.base_sha), repo_map=repo_map)
+        sandboxes = journal.sandboxes = Sandboxes(
+            CheckPlan(job.test_command, job.lint_command, config.setup, config.image, request.clone_url,
+                      request.job_id, job.settings.test_timeout_s), deps.sandbox, deps.setup, budget, deps.progress)
+        trees = Worktrees(checkout=lambda: deps.workspace.checkout(mirror, request.base_branch),
+                          remove=deps.workspace.remove, checks=sandboxes.open)
+        with attempt_loop(ctx, plan, trees, journal.attempts, deps.progress) as tried:
+            journal.stop = tried.stop
+            if tried.best is None:
+                return
+            if deps.should_stop():
+                raise Cancelled("the job was cancelled before its patch was pushed")
+            best = journal.chosen = tried.best
+            commit = _commit(request, best)
+            journal.diff = workspace.diff(best.tree, commit)
+            if request.push:
+                env = request.push_env() if request.push_env else request.git_env
+                workspace.push(best.tree, request.clone_url, env, commit, request.branch)
+            journal.head_sha = commit
+
+
+@contextmanager
+def _checkout(ws: workspace.Workspace, mirror: Path, branch: str) -> Iterator[workspace.Worktree]:
+    tree = ws.checkout(mirror, branch)
     try:
-        _solve_from(request, deps, outcome, mirror, probe)
+        yield tree
     finally:
-        deps.workspace.remove(probe)
+        ws.remove(tree)
 
 
-def _solve_from(request: SolveRequest, deps: SolveDeps, outcome: Outcome, mirror: Path,
-                probe: workspace.Worktree) -> None:
+def _read_job(request: SolveRequest, probe: workspace.Worktree) -> _Job:
     config = repo_config.load(probe.path)
     files = probe.tracked_files()
-    outcome.base_sha = probe.base_sha
-    repo_map = deps.repo_map(probe.path, files)
     over = request.overrides
     test_command = (over.test_command if over.test_command is not None
                     else config.test or guess_test_command(files)) or None  # "" means: run no tests
-    lint_command = over.lint_command or config.lint
-    outcome.test_command, outcome.lint_command, outcome.always_draft = test_command, lint_command, config.draft
-    unknown = [f for f in over.files if f not in set(files)]
-    if unknown:
-        raise RunnerError(f"not tracked in the repository: {', '.join(unknown)}", hint="check the --files paths")
-    pairs = pair_order(_chosen_pair(request, config, deps.aliases), request.alternates)
-    budget = Budget(max_cost_usd=config.max_cost_usd, deadline=time.monotonic() + config.timeout_minutes * 60,
-                    should_stop=deps.should_stop)
     settings = EngineSettings(pattern=over.pattern or config.pattern, deny=tuple(config.paths.deny),
                               test_timeout_s=min(600.0, config.timeout_minutes * 60 / 2), preselected=over.files)
+    return _Job(config, files, probe.base_sha, test_command, over.lint_command or config.lint, settings)
+
+
+def _original(mirror: Path, base_sha: str) -> Callable[[str], str | None]:
+    """Reads a file as it is at the base commit, from the mirror: no attempt's worktree can change it."""
 
     def original(path: str) -> str | None:
         try:
-            return workspace.git(["show", f"{probe.base_sha}:{path}"], git_dir=mirror)
+            return workspace.git(["show", f"{base_sha}:{path}"], git_dir=mirror)
         except GitError:
             return None
 
-    best: _Best | None = None
-    stopped: RunnerError | None = None
-    baseline: tuple[CommandResult | None, CommandResult | None] | None = None
-    image = config.image
-    try:
-        for number in range(1, (over.attempts or config.attempts) + 1):
-            order = pairs[(number - 1) % len(pairs):] + pairs[:(number - 1) % len(pairs)]
-            tree = deps.workspace.checkout(mirror, request.base_branch)
-            keep = False
-            session: SandboxSession | None = None
-            try:
-                if config.setup and outcome.setup is None and (test_command or lint_command):
-                    if deps.setup is None:
-                        raise RunnerError("this runner cannot run `setup` commands", hint="run the App's worker")
-                    deps.progress("Installing dependencies (setup), or reusing the cached result")
-                    outcome.setup = deps.setup(tree, image, config.setup, request.clone_url, request.job_id,
-                                               max(60.0, budget.deadline - time.monotonic()))
-                    image = outcome.setup.image
-                if test_command or lint_command:
-                    session = deps.sandbox(tree, image, request.job_id)
-                if baseline is None:
-                    baseline = _baseline(session, test_command, lint_command, settings, deps)
-                    outcome.baseline = baseline[0]
-                checks = Checks(session, test_command, lint_command, baseline[0], baseline[1])
-                deps.progress(f"Attempt {number}: {order[0].senior} + {order[0].junior} ({settings.pattern})")
-                runner = AttemptRunner(deps.chat, budget, tree.path, files, request.issue, order, number, settings,
-                                       checks, original, repo_map)
-                outcome.attempts.append(runner.attempt)
-                try:
-                    runner.run()
-                except (CostLimitReached, ModelError) as exc:
-                    runner.attempt.error = exc.message
-                    stopped = exc
-                score = rank(runner.attempt, test_command)
-                if runner.contents and (best is None or score < best.rank):
-                    if best is not None:
-                        deps.workspace.remove(best.tree)
-                    best, keep = _Best(score, runner.attempt, dict(runner.contents), tree), True
-                if as_good_as_it_gets(runner.attempt, test_command) or stopped:
-                    break
-            finally:
-                if session:
-                    session.close()
-                if not keep:
-                    deps.workspace.remove(tree)
-        if best is not None:
-            if deps.should_stop():
-                raise Cancelled("the job was cancelled before its patch was pushed")
-            _finish(request, outcome, best, test_command)
-        elif outcome.attempts:
-            outcome.verdict = Verdict.ERROR if isinstance(stopped, ModelError) else Verdict.NO_EDIT
-        if stopped:
-            outcome.error, outcome.hint = stopped.message, stopped.hint
-    finally:
-        if best is not None:
-            deps.workspace.remove(best.tree)
+    return original
 
 
-def _baseline(session: SandboxSession | None, test_command: str | None, lint_command: str | None,
-              settings: EngineSettings, deps: SolveDeps) -> tuple[CommandResult | None, CommandResult | None]:
-    """Tests and lint on the untouched tree, so pre-existing failures are known and not blamed."""
-    if session is None:
-        return None, None
-    deps.progress("Running the checks on the untouched code (baseline)")
-    tests = session.run(test_command, settings.test_timeout_s) if test_command else None
-    lint = session.run(lint_command, settings.test_timeout_s) if lint_command else None
-    return tests, lint
-
-
-def _finish(request: SolveRequest, outcome: Outcome, best: _Best, test_command: str | None) -> None:
+def _commit(request: SolveRequest, best: AttemptResult) -> str:
+    """Commit exactly the contents the attempt recorded (not whatever its tests left in the worktree)."""
     attempt = best.attempt
-    outcome.verdict = Verdict.PLAUSIBLE if plausible(attempt, test_command) else Verdict.NOT_PLAUSIBLE
-    outcome.chosen = attempt.number
-    outcome.changed_files = sorted(best.contents)
     message = f"Fix #{request.issue.number}: {request.issue.title}"[:200] + \
         f"\n\nProposed by ai-fix (attempt {attempt.number}, {attempt.senior} + {attempt.junior})."
-    commit = workspace.commit_contents(best.tree, best.contents, message, request.author)
-    outcome.diff = workspace.diff(best.tree, commit)
-    if request.push:
-        env = request.push_env() if request.push_env else request.git_env
-        workspace.push(best.tree, request.clone_url, env, commit, request.branch)
-    outcome.head_sha = commit
+    return workspace.commit_contents(best.tree, best.contents, message, request.author)
+
+
+def _outcome(request: SolveRequest, journal: _Journal, error: RunnerError | None, duration_s: float) -> Outcome:
+    job, sandboxes, chosen = journal.job, journal.sandboxes, journal.chosen
+    test_command = job.test_command if job else None
+    why = error or journal.stop
+    return Outcome(
+        verdict=_verdict(journal, error, test_command), issue_number=request.issue.number, branch=request.branch,
+        base_branch=request.base_branch, base_sha=job.base_sha if job else "", head_sha=journal.head_sha,
+        diff=journal.diff, changed_files=sorted(chosen.contents) if chosen else [], attempts=list(journal.attempts),
+        baseline=sandboxes.baseline[0] if sandboxes and sandboxes.baseline else None,
+        setup=sandboxes.setup if sandboxes else None,
+        test_command=test_command, lint_command=job.lint_command if job else None,
+        chosen=chosen.attempt.number if chosen else 0, always_draft=job.config.draft if job else False,
+        error=why.message if why else "", hint=why.hint if why else "", duration_s=duration_s)
+
+
+def _verdict(journal: _Journal, error: RunnerError | None, test_command: str | None) -> Verdict:
+    """A stopped job is an error even past the commit; a patch is plausible only when tests vouch for it;
+    without one, the attempts found no edit, unless the provider stopped them."""
+    if error is not None:
+        return Verdict.ERROR
+    if journal.chosen is not None:
+        return Verdict.PLAUSIBLE if plausible(journal.chosen.attempt, test_command) else Verdict.NOT_PLAUSIBLE
+    if journal.attempts and not isinstance(journal.stop, ModelError):
+        return Verdict.NO_EDIT
+    return Verdict.ERROR

@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -12,7 +13,7 @@ import pytest
 from runner.errors import ModelError, RunnerError
 from runner.models import ModelPair
 from runner.outcome import Verdict
-from runner.ports import Completion, Issue, Message, SandboxSession, SetupResult, SetupRunner
+from runner.ports import CommandResult, Completion, Issue, Message, SandboxSession, SetupResult, SetupRunner
 from runner.solve import SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 from tests.runner.repos import FIX_ADD, PYTEST, HostSession, block, branch_file, make_origin
@@ -41,14 +42,17 @@ def _repo(tmp_path: Path, config: str = f"test: {PYTEST}\n") -> Path:
     return make_origin(tmp_path, config=config)
 
 
-def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat, setup: SetupRunner | None = None):  # type: ignore[no-untyped-def]
+def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat, setup: SetupRunner | None = None, *,  # type: ignore[no-untyped-def]
+           session: Callable[[Path], SandboxSession] = HostSession, should_stop: Callable[[], bool] = lambda: False,
+           clock: Callable[[], float] = time.monotonic):
     def sandbox(worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
-        return HostSession(worktree.path)
+        return session(worktree.path)
 
     request = SolveRequest(clone_url=str(origin), git_env={}, base_branch="main", branch="ai-fix/issue-1",
                            issue=Issue(1, "add subtracts", "add(2, 3) is -1"),
                            default_models=ModelPair("openai/senior", "openai/junior"))
-    return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox, setup=setup))
+    return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox, setup=setup,
+                                    should_stop=should_stop, clock=clock))
 
 
 def _branch_file(origin: Path, path: str) -> str:
@@ -192,4 +196,74 @@ def test_a_failing_setup_is_a_clear_error_and_leaves_no_worktree(tmp_path: Path)
 
     outcome = _solve(tmp_path, origin, ScriptedChat(), setup=failing_setup)  # type: ignore[arg-type]
     assert outcome.verdict is Verdict.ERROR and outcome.error.startswith("setup failed")
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())
+
+
+def test_the_time_limit_ends_the_attempts_with_its_own_words(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)  # three attempts by default
+    offset = [0.0]
+
+    class SlowChat(ScriptedChat):
+        def complete(self, model: str, messages: Sequence[Message]) -> Completion:
+            offset[0] += 31 * 60  # each call takes longer than the default 30 minutes
+            return super().complete(model, messages)
+
+    chat = SlowChat("plan")
+    outcome = _solve(tmp_path, origin, chat, clock=lambda: time.monotonic() + offset[0])
+    assert outcome.verdict is Verdict.NO_EDIT and outcome.head_sha == ""
+    assert (outcome.error, outcome.hint) == ("the time limit was reached", "raise `timeout_minutes`")
+    [attempt] = outcome.attempts
+    assert attempt.error == "the time limit was reached" and len(chat.calls) == 1
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())
+
+
+def test_an_empty_reply_gets_the_no_block_feedback(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)
+    chat = ScriptedChat("plan", "", EDIT)
+    outcome = _solve(tmp_path, origin, chat)
+    assert outcome.verdict is Verdict.PLAUSIBLE and outcome.attempts[0].reflections == 1
+    feedback = chat.calls[2][1][-1]["content"]
+    assert feedback.startswith("Some of your edits could not be applied:")
+    assert "\n- your reply contained no SEARCH/REPLACE block\n" in feedback
+
+
+def test_new_lines_from_the_lint_command_are_reflected_under_its_name(tmp_path: Path) -> None:
+    lint = "! grep 'a + b' calc.py"  # passes on the untouched code, fails once `add` is fixed
+    origin = _repo(tmp_path, config=f"test: {PYTEST}\nlint: \"{lint}\"\nattempts: 1\n")
+    chat = ScriptedChat("plan", EDIT, "no", "no", "no")
+    outcome = _solve(tmp_path, origin, chat)
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE and outcome.lint_command == lint
+    [attempt] = outcome.attempts
+    assert attempt.lint_errors == [f"`{lint}` reports:\n    return a + b"]
+    assert f"`{lint}` reports:\n    return a + b" in chat.calls[2][1][-1]["content"]
+
+
+def test_a_cancel_mid_attempt_stops_the_job_and_leaves_no_worktree(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)
+    chat = ScriptedChat("plan", EDIT)
+    outcome = _solve(tmp_path, origin, chat, should_stop=lambda: True)
+    assert outcome.verdict is Verdict.ERROR and outcome.error == "the job was cancelled" and outcome.hint == ""
+    assert len(outcome.attempts) == 1 and chat.calls == [] and outcome.head_sha == ""
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())
+
+
+def test_a_cancel_after_the_last_attempt_pushes_nothing(tmp_path: Path) -> None:
+    origin = _repo(tmp_path)
+    cancelled = [False]
+
+    class CancelAfterTheTests(HostSession):
+        """The maintainer's `/cancel` lands while the attempt's tests run."""
+
+        def run(self, command: str, timeout_s: float) -> CommandResult:
+            result = super().run(command, timeout_s)
+            cancelled[0] = len(self.commands) == 2  # the baseline, then the attempt's tests
+            return result
+
+    outcome = _solve(tmp_path, origin, ScriptedChat("plan", EDIT), session=CancelAfterTheTests,
+                     should_stop=lambda: cancelled[0])
+    assert outcome.verdict is Verdict.ERROR and outcome.error == "the job was cancelled before its patch was pushed"
+    assert outcome.head_sha == "" and outcome.chosen == 0 and outcome.changed_files == []
+    assert outcome.attempts[0].tests_ok
+    with pytest.raises(subprocess.CalledProcessError):
+        _branch_file(origin, "calc.py")
     assert not list((tmp_path / "ws" / "worktrees").iterdir())

@@ -1,0 +1,66 @@
+"""The attempt loop's rules as data: aider's order, the model pairs' rotation, keeping only the best worktree."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import MappingProxyType
+
+import pytest
+
+from runner.attempts import Best, as_good_as_it_gets, pair_order, plausible, rank, rotation
+from runner.engine import AttemptResult
+from runner.models import ModelPair
+from runner.outcome import Attempt
+from runner.ports import CommandResult
+from runner.workspace import Worktree
+
+PASSED = CommandResult("pytest", 0, "", 1.0)
+
+
+def _attempt(number: int = 1, *, applied: int = 1, edit_errors: tuple[str, ...] = (),
+             lint_errors: tuple[str, ...] = (), tested: bool = True, new: tuple[str, ...] = ()) -> Attempt:
+    return Attempt(number=number, senior="s", junior="j", edits_applied=applied, edit_errors=list(edit_errors),
+                   lint_errors=list(lint_errors), test=PASSED if tested else None, new_failures=list(new))
+
+
+def test_aider_s_order_refined_with_tests() -> None:
+    ordered = [_attempt(), _attempt(new=("t::a",)), _attempt(new=("t::a", "t::b")),
+               _attempt(edit_errors=("x",)), _attempt(lint_errors=("e",)),
+               _attempt(edit_errors=("x",), lint_errors=("e",)), _attempt(applied=0)]
+    ranks = [rank(a, "pytest") for a in ordered]
+    assert ranks == [(0, 0), (1, 1), (1, 2), (2, 0), (3, 0), (4, 0), (5, 0)]
+
+
+def test_without_a_test_command_a_change_can_be_as_good_as_it_gets_but_never_plausible() -> None:
+    untested = _attempt(tested=False)
+    assert as_good_as_it_gets(untested, None) and not plausible(untested, None)
+    assert not as_good_as_it_gets(untested, "pytest") and plausible(_attempt(), "pytest")
+
+
+def test_each_attempt_starts_with_its_own_pair_and_falls_back_on_the_others() -> None:
+    a, b, c = ModelPair("a", "a"), ModelPair("b", "b"), ModelPair("c", "c")
+    pairs = pair_order(a, [b, a, c])
+    assert pairs == [a, b, c]
+    assert [rotation(pairs, n)[0] for n in (1, 2, 3, 4)] == [a, b, c, a]
+    assert rotation(pairs, 2) == [b, c, a]
+
+
+def _result(tmp_path: Path, attempt: Attempt, contents: dict[str, str | None]) -> AttemptResult:
+    tree = Worktree(tmp_path / f"tree-{attempt.number}", tmp_path / "git", tmp_path / "mirror", "0" * 40)
+    return AttemptResult(attempt, MappingProxyType(contents), tree)
+
+
+def test_only_the_best_worktree_is_kept_and_it_is_removed_at_the_end(tmp_path: Path) -> None:
+    removed: list[str] = []
+    failing = _result(tmp_path, _attempt(1, new=("t::a",)), {"a.py": "1"})
+    empty = _result(tmp_path, _attempt(2, applied=0), {})
+    worse = _result(tmp_path, _attempt(3, edit_errors=("x",)), {"a.py": "3"})
+    good = _result(tmp_path, _attempt(4), {"a.py": "4"})
+    with pytest.raises(RuntimeError), Best(lambda tree: removed.append(tree.path.name), "pytest") as best:
+        assert best.offer(failing) and best.result is failing
+        assert not best.offer(empty) and not best.offer(worse)
+        assert removed == []  # a result not kept keeps its worktree: the loop removes it
+        assert best.offer(good) and best.result is good and removed == ["tree-1"]
+        assert not best.offer(_result(tmp_path, _attempt(5), {"a.py": "5"}))  # a tie keeps the earlier one
+        raise RuntimeError("whatever ends the loop")
+    assert removed == ["tree-1", "tree-4"]
