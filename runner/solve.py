@@ -20,6 +20,8 @@ from runner.attempts import Plan, Worktrees, attempt_loop, pair_order, plausible
 from runner.checks import CheckPlan, Sandboxes
 from runner.engine import AttemptContext, AttemptResult, EngineSettings, Pattern
 from runner.errors import Cancelled, GitError, LimitReached, ModelError, RunnerError
+from runner.file_kinds import is_pytest_file
+from runner.git import git
 from runner.limits import Budget
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
 from runner.outcome import Attempt, Outcome, Verdict
@@ -75,10 +77,8 @@ class SolveDeps:
 
 def guess_test_command(files: list[str]) -> str | None:
     """A default when the repository says nothing: pytest if it has Python tests."""
-    for path in files:
-        name = path.rsplit("/", 1)[-1]
-        if name == "conftest.py" or (name.endswith(".py") and (name.startswith("test_") or name.endswith("_test.py"))):
-            return "python3 -m pytest -q -p no:cacheprovider"
+    if any(is_pytest_file(path) for path in files):
+        return "python3 -m pytest -q -p no:cacheprovider"
     return None
 
 
@@ -90,8 +90,6 @@ def _chosen_pair(request: SolveRequest, config: RepoConfig, aliases: Mapping[str
         junior = resolve(config.models.junior, aliases).junior if config.models.junior else senior.junior
         return ModelPair(senior.senior, junior)
     return request.default_models
-
-
 
 
 def solve(request: SolveRequest, deps: SolveDeps) -> Outcome:
@@ -198,7 +196,7 @@ def _original(mirror: Path, base_sha: str) -> Callable[[str], str | None]:
 
     def original(path: str) -> str | None:
         try:
-            return workspace.git(["show", f"{base_sha}:{path}"], git_dir=mirror)
+            return git(["show", f"{base_sha}:{path}"], git_dir=mirror)
         except GitError:
             return None
 

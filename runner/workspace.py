@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from runner.errors import GitError
-from runner.git import git as git  # re-exported: runner.solve reads files through workspace.git
+from runner.git import git
 
 
 @dataclass(frozen=True)
