@@ -4,15 +4,18 @@ A job goes in as a `SolveRequest` with its `SolveDeps` (workspace, model, sandbo
 and an `Outcome` comes back: plain data the bot renders for GitHub. The runner knows nothing of
 GitHub or HTTP. Behind this face, by concern:
 
-- `solve`, `checks`, `attempts`, `engine`: the order of work (workspace, config, baseline, attempts,
-  commit), the attempt loop, and one attempt's conversation with the Senior and the Junior; `limits`:
-  the job's cost and time limits and its cancel, as typed stops;
+- `solve`, `attempts`, `engine`, `replies`: the order of work (workspace, config, setup and baseline,
+  attempts, commit), the attempt loop keeping the best, and one attempt's conversation with the Senior
+  and the Junior; `limits`: cost, time and cancel as typed stops;
+- `checks/`: each attempt's sandbox, lint and test results, compared with the untouched tree;
 - `ports`: the seams (model, sandbox session and factory, setup, repo map) and the records that
-  cross them; `outcome`: what a job did;
-- `edit/`: parsing the Junior's reply, matching and applying edits; `repomap/`: ranking files
-  for an issue; `sandbox/`: running commands in Docker and the repository's setup phase;
-- `workspace` (git mirrors, worktrees, commit, push), `llm` (litellm with retries), `models`
-  (aliases), `repo_config` (`.github/ai-fix.yml`), `lint`, `test_results`, `context`, `prompts`.
+  cross them; `outcome`: what a job did; `errors`: every way a job stops;
+- `edit/`: parsing the Junior's reply, matching and applying edits, the feedback it reads;
+  `repomap/`: ranking files for an issue; `sandbox/`: running commands in Docker and the
+  repository's setup phase; `file_kinds`: what a path is (language, text, test, skipped folder);
+- `workspace` and `git` (mirrors, worktrees, commit, push; the one hardened way git runs), `llm`
+  (litellm with tenacity's retries), `models` (aliases), `repo_config` (`.github/ai-fix.yml`),
+  `context` (files the models see), `prompts` (templates in prompts/), `safe_read`.
 
 The Docker SDK and litellm are heavy to import; the face loads neither: the Docker pieces are
 functions that import on call, and litellm is imported at the first model call.

@@ -13,7 +13,7 @@ from contextlib import AbstractContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from types import TracebackType
 
-from runner.checks import Checks
+from runner.checks.sandboxes import Checks
 from runner.engine import AttemptContext, AttemptResult, AttemptRunner
 from runner.errors import LimitReached, ModelError
 from runner.models import ModelPair

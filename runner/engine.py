@@ -18,8 +18,9 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Literal
 
-from runner import context, lint, prompts, test_results
-from runner.checks import Checks
+from runner import context, prompts
+from runner.checks import lint, test_results
+from runner.checks.sandboxes import Checks
 from runner.edit.apply import apply_edits
 from runner.edit.parse import parse_whole
 from runner.errors import LimitReached, ModelError

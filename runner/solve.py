@@ -1,7 +1,7 @@
 """The runner's entry point: repository URL + opaque git credentials + issue in, `Outcome` out.
 
 Knows nothing of GitHub or HTTP. The order of work follows DESIGN.md: workspace, repository
-config, baseline (`runner.checks`), attempts (`runner.attempts`: alternating model pairs, each in a
+config, baseline (`runner.checks.sandboxes`), attempts (`runner.attempts`: alternating model pairs, each in a
 fresh worktree, stopping at the first plausible one), then commit and push of the best attempt by
 aider's order. However the job ends, its `Outcome` is built once, from what it got to.
 """
@@ -17,7 +17,7 @@ from pathlib import Path
 
 from runner import context, repo_config, workspace
 from runner.attempts import Plan, Worktrees, attempt_loop, pair_order, plausible
-from runner.checks import CheckPlan, Sandboxes
+from runner.checks.sandboxes import CheckPlan, Sandboxes
 from runner.engine import AttemptContext, AttemptResult, EngineSettings, Pattern
 from runner.errors import Cancelled, GitError, LimitReached, ModelError, RunnerError
 from runner.file_kinds import is_pytest_file

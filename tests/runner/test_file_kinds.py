@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from runner import context, file_kinds, lint
+from runner import context, file_kinds
+from runner.checks import lint
 from runner.edit.symbols import SYMBOL_LANGUAGES
 from runner.file_kinds import (
     is_doc_path,

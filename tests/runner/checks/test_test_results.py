@@ -1,5 +1,5 @@
+from runner.checks.test_results import clean, compare, cut, failed_tests
 from runner.ports import CommandResult
-from runner.test_results import clean, compare, cut, failed_tests
 
 PYTEST_FAIL = """..F.
 =================================== FAILURES ===================================

@@ -117,7 +117,7 @@ def with_context(error: LintError, text: str, radius: int = 3) -> str:
 def new_output_lines(before: str, after: str) -> list[str]:
     """Lines of a lint command's output that the baseline did not print, ignoring line and column numbers
     (an edit that adds a line above an old warning moves it; it is not new) and counting repeats."""
-    from runner.test_results import clean
+    from runner.checks.test_results import clean
 
     old = Counter(_LINE.sub("", line) for line in clean(before).splitlines() if line.strip())
     fresh = []

@@ -1,4 +1,4 @@
-from runner.lint import lint_text, new_errors, new_output_lines, with_context
+from runner.checks.lint import lint_text, new_errors, new_output_lines, with_context
 
 
 def test_python_syntax_and_fatal_pyflakes_only() -> None:

@@ -1,0 +1,6 @@
+"""The checks that judge an attempt, each compared with the untouched tree so only what the change did counts.
+
+`sandboxes` opens each attempt's sandbox (the setup image once, the baseline once); `lint` finds new
+syntax and fatal errors and new lines from the repository's linter; `test_results` reads test output
+into failures and compares them with the baseline.
+"""
