@@ -79,6 +79,10 @@ class CommandResult:
     omitted_bytes: int = 0
     oom_kills: int = 0
     forks_refused: int = 0
+    report: str | None = None
+    """The structured test report the command's test runner wrote (JUnit XML), read whole from a results
+    directory outside the worktree after the command ended; None when it wrote none. `output` may be cut,
+    the report is not: test results are compared on it."""
 
     @property
     def passed(self) -> bool:
