@@ -17,48 +17,82 @@ GitHub or HTTP. Behind this face, by concern:
   (litellm with tenacity's retries), `models` (aliases), `repo_config` (`.github/ai-fix.yml`),
   `context` (files the models see), `prompts` (templates in prompts/), `safe_read`.
 
-The Docker SDK and litellm are heavy to import; the face loads neither: the Docker pieces are
-functions that import on call, and litellm is imported at the first model call.
+Nothing behind the face is imported until it is used (`__getattr__` below), so `import runner.repomap`
+stays light; the Docker SDK loads with the first sandbox, litellm at the first model call.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from runner.context import simple_map, structured_map
-from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
-from runner.file_kinds import is_test_path
-from runner.git import git as run_git  # named apart so that `runner.git` stays the module
-from runner.llm import LiteLLMChat, RetryPolicy
-from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
-from runner.outcome import Attempt, LLMCall, Outcome, Verdict
-from runner.ports import (
-    ChatModel,
-    CommandResult,
-    Completion,
-    Issue,
-    MapFactory,
-    Message,
-    SandboxFactory,
-    SandboxSession,
-    SetupResult,
-    SetupRunner,
-)
-from runner.solve import Overrides, SolveDeps, SolveRequest, solve
-from runner.workspace import Workspace, Worktree
-
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # the same names, eagerly, for the type checker; at run time each loads on first use
+    from runner.context import simple_map, structured_map
+    from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
+    from runner.file_kinds import is_test_path
+    from runner.git import git as run_git
+    from runner.llm import LiteLLMChat, RetryPolicy
+    from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
+    from runner.outcome import Attempt, LLMCall, Outcome, Verdict
+    from runner.ports import (
+        ChatModel,
+        CommandResult,
+        Completion,
+        Issue,
+        MapFactory,
+        Message,
+        SandboxFactory,
+        SandboxSession,
+        SetupResult,
+        SetupRunner,
+    )
     from runner.sandbox.factory import DockerFactory
+    from runner.solve import Overrides, SolveDeps, SolveRequest, solve
+    from runner.workspace import Workspace, Worktree
 
-__all__ = [
-    "DEFAULT_ALIASES", "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached",
+# name -> (module, attribute). Loaded lazily (PEP 562) because every `import runner.x` runs this file first: an
+# eager face made the repo map's parse helpers and `ai-fix map` import the whole runner (pydantic, the engine),
+# 1.4 s instead of 40 ms for `import runner.repomap.index`.
+_EXPORTS: dict[str, tuple[str, str]] = {
+    **{name: ("runner.context", name) for name in ("simple_map", "structured_map")},
+    **{name: ("runner.errors", name) for name in (
+        "Cancelled", "CostLimitReached", "GitError", "ModelError", "RepoConfigError", "RunnerError")},
+    "is_test_path": ("runner.file_kinds", "is_test_path"),
+    "run_git": ("runner.git", "git"),  # named apart so that `runner.git` stays the module
+    **{name: ("runner.llm", name) for name in ("LiteLLMChat", "RetryPolicy")},
+    **{name: ("runner.models", name) for name in ("DEFAULT_ALIASES", "ModelPair", "UnknownModel", "resolve")},
+    **{name: ("runner.outcome", name) for name in ("Attempt", "LLMCall", "Outcome", "Verdict")},
+    **{name: ("runner.ports", name) for name in (
+        "ChatModel", "CommandResult", "Completion", "Issue", "MapFactory", "Message", "SandboxFactory",
+        "SandboxSession", "SetupResult", "SetupRunner")},
+    "DockerFactory": ("runner.sandbox.factory", "DockerFactory"),
+    **{name: ("runner.solve", name) for name in ("Overrides", "SolveDeps", "SolveRequest", "solve")},
+    **{name: ("runner.workspace", name) for name in ("Workspace", "Worktree")},
+}
+
+__all__ = [  # every name of the face; _EXPORTS says where each lives (a test keeps the two in step)
+    "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached", "DEFAULT_ALIASES",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
     "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
     "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
-    "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
-    "is_test_path", "run_git", "simple_map", "solve", "structured_map",
+    "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "is_test_path", "reap_sandboxes",
+    "resolve", "run_git", "simple_map", "solve", "structured_map",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    try:
+        module, attribute = _EXPORTS[name]
+    except KeyError:
+        raise AttributeError(f"module 'runner' has no attribute {name!r}") from None
+    value = getattr(importlib.import_module(module), attribute)
+    globals()[name] = value  # the next lookup is a plain attribute
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
 
 
 def docker_sandbox_factory(default_image: str, allowed_images: Sequence[str] = ()) -> DockerFactory:

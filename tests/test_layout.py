@@ -8,6 +8,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -39,11 +41,19 @@ def test_bot_reaches_the_runner_only_through_its_face() -> None:
     assert missing == [], "bot/ imports names the face does not export:\n" + "\n".join(missing)
 
 
-def test_the_faces_names_all_exist() -> None:
-    import runner.sandbox.factory  # noqa: F401  (the one name exported for type checking only)
-
-    absent = [name for name in runner.__all__ if name != "DockerFactory" and not hasattr(runner, name)]
+def test_the_faces_names_all_exist_and_load_lazily() -> None:
+    functions = {"add_cli_commands", "docker_sandbox_factory", "reap_sandboxes"}
+    assert set(runner.__all__) == set(runner._EXPORTS) | functions
+    absent = [name for name in runner.__all__ if getattr(runner, name, None) is None]
     assert absent == []
+
+
+def test_importing_a_runner_module_does_not_import_the_whole_runner() -> None:
+    """Every `import runner.x` runs the face first: the repo map's parse helpers must not pay for the engine."""
+    code = "import sys, runner.repomap.index; print(sorted(m for m in sys.modules if m.startswith(('runner', 'pyd'))))"
+    loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
+    for heavy in ("runner.solve", "runner.engine", "runner.repo_config", "pydantic"):
+        assert f"'{heavy}'" not in loaded, loaded
 
 
 def test_the_runner_never_imports_the_bot_or_github() -> None:
