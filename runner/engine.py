@@ -217,7 +217,8 @@ class AttemptRunner:
             return "not run (no test command)"
         result = checks.session.run(checks.test_command, self._timeout())
         self.attempt.test = result
-        comparison = test_results.compare(checks.baseline_test, result)
+        baseline = test_results.read(checks.baseline_test) if checks.baseline_test else None
+        comparison = test_results.compare(baseline, test_results.read(result))
         self.attempt.new_failures, self.attempt.still_failing = comparison.new, comparison.still_failing
         if comparison.ok:
             note = f"; {len(comparison.still_failing)} failed before the change too" if comparison.still_failing else ""

@@ -25,6 +25,41 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class TestCounts:
+    """What one test run counted, as a person reads it ("4 passed, 1 failed"). `ran` is False when no test
+    executed (nothing collected, every module failing to import): such a run vouches for nothing."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    status: str
+    """passed, failed, no_tests, collection_error, timed_out or unreadable (`runner.checks.test_run.Status`)."""
+    ran: bool
+    collected: int | None = None
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    collection_errors: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.status == "timed_out":
+            return "timed out"
+        if self.status == "unreadable":
+            return "failed (its output does not say which tests)"
+        if not self.ran:
+            if self.collection_errors:
+                named = ", ".join(self.collection_errors[:3]) + (" and more" if len(self.collection_errors) > 3 else "")
+                return f"no test ran: collection error in {named}"
+            return "no test ran"
+        counted = [f"{n} {word}" for n, word in ((self.passed, "passed"), (self.failed, "failed"),
+                                                 (self.errors, "error" if self.errors == 1 else "errors"),
+                                                 (self.skipped, "skipped")) if n]
+        if not counted:
+            return f"{'passed' if self.status == 'passed' else 'failed'} (its output does not count the tests)"
+        return ", ".join(counted)
+
+
+@dataclass(frozen=True)
 class LLMCall:
     role: str
     model: str
