@@ -32,7 +32,7 @@ from runner.file_kinds import is_test_path
 from runner.git import git as run_git  # named apart so that `runner.git` stays the module
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
-from runner.outcome import Attempt, LLMCall, Outcome, Verdict
+from runner.outcome import Attempt, LLMCall, Outcome, TestCounts, Verdict
 from runner.ports import (
     ChatModel,
     CommandResult,
@@ -55,8 +55,8 @@ __all__ = [
     "DEFAULT_ALIASES", "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
     "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
-    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
-    "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
+    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "TestCounts", "UnknownModel",
+    "Verdict", "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
     "is_test_path", "run_git", "simple_map", "solve", "structured_map",
 ]
 

@@ -88,6 +88,10 @@ class Attempt:
     """Lint errors the edit introduced (syntax, fatal pyflakes, the repository's lint command)."""
     lint: CommandResult | None = None
     test: CommandResult | None = None
+    tests_before: TestCounts | None = None
+    """The baseline's test counts, as this attempt was judged against them (None: no tests ran)."""
+    tests_after: TestCounts | None = None
+    """The counts of the last test run on this attempt's change (None: not run)."""
     new_failures: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
     """Tests that failed before the change too: not blamed on it."""
@@ -109,7 +113,9 @@ class Attempt:
 
     @property
     def tests_ok(self) -> bool:
-        return self.test is not None and not self.new_failures
+        """The tests ran after the change, at least one of them executed, and none failed that did not before."""
+        return self.test is not None and self.tests_after is not None and self.tests_after.ran \
+            and not self.new_failures
 
     @property
     def tokens(self) -> int:
@@ -139,6 +145,8 @@ class Outcome:
     changed_files: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     baseline: CommandResult | None = None
+    baseline_tests: TestCounts | None = None
+    """What the tests counted on the untouched tree (None: they did not run)."""
     setup: SetupResult | None = None
     test_command: str | None = None
     lint_command: str | None = None
