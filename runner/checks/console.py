@@ -8,7 +8,8 @@ and the tail of a long output. Each reader anchors on the runner's final line an
   "short test summary info" section right above it (ids up to " - ", spaces allowed inside [...]);
 - unittest: the closing "Ran N tests" with "OK" / "FAILED (failures=1, errors=2)", and the "FAIL:" /
   "ERROR:" blocks between it and the previous "Ran" line;
-- go test: top-level "--- FAIL: TestX" lines and the "ok"/"FAIL" package lines;
+- go test: top-level "--- FAIL: TestX" lines and the "ok"/"FAIL" package lines (written to go test's
+  documented shapes: no Go toolchain was at hand to capture a real run);
 - cargo test: every "test result:" line, the "failures:" list right above each, "could not compile".
 A result whose named failures do not add up to its counts is marked incomplete (`TestRun.complete`).
 """
