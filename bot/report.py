@@ -14,7 +14,7 @@ from typing import Any
 import jinja2
 
 from bot.github import clip
-from runner import Attempt, CommandResult, Outcome, Verdict, is_test_path
+from runner import Attempt, CommandResult, Outcome, TestCounts, Verdict, is_test_path
 
 _VERDICTS = {
     Verdict.PLAUSIBLE: "plausible: the edits applied, with no new lint error and no new test failure",
@@ -24,12 +24,22 @@ _VERDICTS = {
 }
 
 
-def _result(run: CommandResult | None) -> str:
+def _result(run: CommandResult | None, counts: TestCounts | None = None) -> str:
     if run is None:
         return "not run"
     if run.timed_out:
         return f"timed out after {run.duration_s:.0f} s"
-    return f"{'passed' if run.passed else 'failed'} (exit {run.exit_code}, {run.duration_s:.1f} s)"
+    done = f"{'passed' if run.passed else 'failed'} (exit {run.exit_code}, {run.duration_s:.1f} s)"
+    return f"{done}: {counts}" if counts is not None and counts.status != "unreadable" else done
+
+
+def tests_line(outcome: Outcome, attempt: Attempt | None) -> str:
+    """The tests' counts before and after the change, plainly: "4 passed, 1 failed before; 5 passed after"."""
+    if outcome.test_command is None:
+        return ""
+    before = str(outcome.baseline_tests) if outcome.baseline_tests else "not run"
+    after = str(attempt.tests_after) if attempt and attempt.tests_after else "not run"
+    return f"{before} before the change; {after} after."
 
 
 _CLOSING = re.compile(r"\b(close[sd]?|fix(?:e[sd])?|resolve[sd]?)(\s*:?\s+)(?=[\w.-]*/?[\w.-]*#\d|https?://)", re.I)
@@ -76,6 +86,9 @@ def not_plausible_reason(outcome: Outcome, attempt: Attempt | None) -> str:
         return "there is no test command to check it with, so it is untested"
     if attempt.test is None:
         return "the tests did not run"
+    after = attempt.tests_after
+    if after is not None and after.status in ("no_tests", "collection_error"):
+        return f"the tests checked nothing after the change ({after})"
     if attempt.new_failures:
         return f"{len(attempt.new_failures)} test failure(s) are new with this change"
     return outcome.error or "it was not verified"
@@ -93,7 +106,7 @@ def pr_title(outcome: Outcome, issue_title: str) -> str:
 def pr_body(outcome: Outcome, aliases: Iterable[str]) -> str:
     chosen = chosen_attempt(outcome)
     return _render("pr_body.md.j2", outcome=outcome, chosen=chosen, plan=_tail(chosen.plan, 20_000) if chosen else "",
-                   test_files=test_files(outcome.changed_files),
+                   test_files=test_files(outcome.changed_files), tests=tests_line(outcome, chosen),
                    reason=not_plausible_reason(outcome, chosen), verdict_text=verdict_text(outcome),
                    total_tokens=sum(a.tokens for a in outcome.attempts),
                    total_cost=sum(a.cost_usd for a in outcome.attempts), aliases=", ".join(sorted(aliases)))

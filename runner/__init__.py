@@ -34,7 +34,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for the type checker; at run time 
     from runner.git import git as run_git
     from runner.llm import LiteLLMChat, RetryPolicy
     from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
-    from runner.outcome import Attempt, LLMCall, Outcome, Verdict
+    from runner.outcome import Attempt, LLMCall, Outcome, TestCounts, Verdict
     from runner.ports import (
         ChatModel,
         CommandResult,
@@ -62,7 +62,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     "run_git": ("runner.git", "git"),  # named apart so that `runner.git` stays the module
     **{name: ("runner.llm", name) for name in ("LiteLLMChat", "RetryPolicy")},
     **{name: ("runner.models", name) for name in ("DEFAULT_ALIASES", "ModelPair", "UnknownModel", "resolve")},
-    **{name: ("runner.outcome", name) for name in ("Attempt", "LLMCall", "Outcome", "Verdict")},
+    **{name: ("runner.outcome", name) for name in ("Attempt", "LLMCall", "Outcome", "TestCounts", "Verdict")},
     **{name: ("runner.ports", name) for name in (
         "ChatModel", "CommandResult", "Completion", "Issue", "MapFactory", "Message", "SandboxFactory",
         "SandboxSession", "SetupResult", "SetupRunner")},
@@ -75,9 +75,9 @@ __all__ = [  # every name of the face; _EXPORTS says where each lives (a test ke
     "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached", "DEFAULT_ALIASES",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
     "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
-    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
-    "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "is_test_path", "reap_sandboxes",
-    "resolve", "run_git", "simple_map", "solve", "structured_map",
+    "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "TestCounts", "UnknownModel",
+    "Verdict", "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "is_test_path",
+    "reap_sandboxes", "resolve", "run_git", "simple_map", "solve", "structured_map",
 ]
 
 

@@ -85,6 +85,8 @@ class _Feedback:
     lint_errors: list[str] = field(default_factory=list)
     test_output: str = ""
     new_failures: list[str] = field(default_factory=list)
+    test_problem: str = ""
+    """Why the tests vouch for nothing even without a new failure (no test ran)."""
     review: str = ""
 
 
@@ -216,15 +218,21 @@ class AttemptRunner:
         if not (checks.session and checks.test_command):
             return "not run (no test command)"
         result = checks.session.run(checks.test_command, self._timeout())
-        self.attempt.test = result
-        comparison = test_results.compare(checks.baseline_test, result)
-        self.attempt.new_failures, self.attempt.still_failing = comparison.new, comparison.still_failing
+        after, before = test_results.read(result), checks.baseline_run
+        comparison = test_results.compare(before, after)
+        attempt = self.attempt
+        attempt.test, attempt.tests_after = result, after.counts
+        attempt.tests_before = before.counts if before else None
+        attempt.new_failures, attempt.still_failing = comparison.new, comparison.still_failing
+        counted = f"{after.counts}" + (f"; {before.counts} before the change" if before else "")
         if comparison.ok:
             note = f"; {len(comparison.still_failing)} failed before the change too" if comparison.still_failing else ""
-            return ("passed" if result.passed else "no new failures") + note
-        feedback.new_failures = comparison.new
+            return ("passed" if result.passed else "no new failures") + f" ({counted})" + note
+        feedback.new_failures, feedback.test_problem = comparison.new, comparison.problem
         feedback.test_output = test_results.cut(result.output, self.ctx.settings.test_output_chars, keep=comparison.new)
-        return f"new failures: {', '.join(comparison.new)}"
+        if not comparison.new:
+            return comparison.problem
+        return f"new failures: {', '.join(comparison.new)} ({counted})"
 
     # ---- the attempt ---------------------------------------------------------------------------
     def run(self) -> AttemptResult:
@@ -265,7 +273,7 @@ class AttemptRunner:
             reply = self._call("junior", junior)
             junior.append({"role": "assistant", "content": reply})
             feedback = self._check(reply)
-            ok = not (feedback.edit_errors or feedback.lint_errors or feedback.new_failures)
+            ok = not (feedback.edit_errors or feedback.lint_errors or feedback.new_failures or feedback.test_problem)
             if ok and "review" in settings.pattern and reviews < settings.review_rounds and self.contents:
                 reviews += 1
                 verdict = self.review(self._last_test_summary)
@@ -279,7 +287,8 @@ class AttemptRunner:
             junior.append({"role": "user", "content": prompts.render(
                 "junior_fix.md.j2", edit_errors=feedback.edit_errors, applied=feedback.applied,
                 lint_errors=feedback.lint_errors, test_output=feedback.test_output,
-                new_failures=feedback.new_failures, test_command=self.checks.test_command or "",
+                new_failures=feedback.new_failures, test_problem=feedback.test_problem,
+                test_command=self.checks.test_command or "",
                 review=feedback.review, file_contents=shown,
                 fence=fence_for([t for _, t in shown] + [feedback.test_output, *feedback.lint_errors]))})
 

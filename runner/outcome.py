@@ -25,6 +25,41 @@ class Verdict(StrEnum):
 
 
 @dataclass(frozen=True)
+class TestCounts:
+    """What one test run counted, as a person reads it ("4 passed, 1 failed"). `ran` is False when no test
+    executed (nothing collected, every module failing to import): such a run vouches for nothing."""
+
+    __test__ = False  # not a pytest test class, whatever its name
+
+    status: str
+    """passed, failed, no_tests, collection_error, timed_out or unreadable (`runner.checks.test_run.Status`)."""
+    ran: bool
+    collected: int | None = None
+    passed: int = 0
+    failed: int = 0
+    errors: int = 0
+    skipped: int = 0
+    collection_errors: tuple[str, ...] = ()
+
+    def __str__(self) -> str:
+        if self.status == "timed_out":
+            return "timed out"
+        if self.status == "unreadable":
+            return "failed (its output does not say which tests)"
+        if not self.ran:
+            if self.collection_errors:
+                named = ", ".join(self.collection_errors[:3]) + (" and more" if len(self.collection_errors) > 3 else "")
+                return f"no test ran: collection error in {named}"
+            return "no test ran"
+        counted = [f"{n} {word}" for n, word in ((self.passed, "passed"), (self.failed, "failed"),
+                                                 (self.errors, "error" if self.errors == 1 else "errors"),
+                                                 (self.skipped, "skipped")) if n]
+        if not counted:
+            return f"{'passed' if self.status == 'passed' else 'failed'} (its output does not count the tests)"
+        return ", ".join(counted)
+
+
+@dataclass(frozen=True)
 class LLMCall:
     role: str
     model: str
@@ -53,6 +88,10 @@ class Attempt:
     """Lint errors the edit introduced (syntax, fatal pyflakes, the repository's lint command)."""
     lint: CommandResult | None = None
     test: CommandResult | None = None
+    tests_before: TestCounts | None = None
+    """The baseline's test counts, as this attempt was judged against them (None: no tests ran)."""
+    tests_after: TestCounts | None = None
+    """The counts of the last test run on this attempt's change (None: not run)."""
     new_failures: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
     """Tests that failed before the change too: not blamed on it."""
@@ -74,7 +113,9 @@ class Attempt:
 
     @property
     def tests_ok(self) -> bool:
-        return self.test is not None and not self.new_failures
+        """The tests ran after the change, at least one of them executed, and none failed that did not before."""
+        return self.test is not None and self.tests_after is not None and self.tests_after.ran \
+            and not self.new_failures
 
     @property
     def tokens(self) -> int:
@@ -104,6 +145,8 @@ class Outcome:
     changed_files: list[str] = field(default_factory=list)
     attempts: list[Attempt] = field(default_factory=list)
     baseline: CommandResult | None = None
+    baseline_tests: TestCounts | None = None
+    """What the tests counted on the untouched tree (None: they did not run)."""
     setup: SetupResult | None = None
     test_command: str | None = None
     lint_command: str | None = None

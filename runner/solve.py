@@ -9,8 +9,9 @@ aider's order. However the job ends, its `Outcome` is built once, from what it g
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -20,7 +21,7 @@ from runner.attempts import Plan, Worktrees, attempt_loop, pair_order, plausible
 from runner.checks.sandboxes import CheckPlan, Sandboxes
 from runner.engine import AttemptContext, AttemptResult, EngineSettings, Pattern
 from runner.errors import Cancelled, GitError, LimitReached, ModelError, RunnerError
-from runner.file_kinds import is_pytest_file
+from runner.file_kinds import is_pytest_file, is_test_path
 from runner.git import git
 from runner.limits import Budget
 from runner.models import DEFAULT_ALIASES, ModelPair, resolve
@@ -80,6 +81,30 @@ def guess_test_command(files: list[str]) -> str | None:
     if any(is_pytest_file(path) for path in files):
         return "python3 -m pytest -q -p no:cacheprovider"
     return None
+
+
+_TESTS = r"\b(?:tests?|test suite|test modules?|test files?|pytest|unittest)\b"
+# "tests fail to import", "pytest cannot collect", "import error in the tests", "no tests ran", "exit code 4".
+_TESTS_BROKEN = tuple(re.compile(p, re.I) for p in (
+    _TESTS + r"[^\n.]{0,60}\b(?:fail\w*|error\w*|broken|cannot|can't|does not|doesn't|won't|unable)\b[^\n.]{0,30}"
+             r"\b(?:import\w*|collect\w*|discover\w*|run|start|load)\b",
+    r"\b(?:import ?errors?|modulenotfounderror|collection errors?)\b[^\n.]{0,60}" + _TESTS,
+    _TESTS + r"[^\n.]{0,60}\b(?:import ?errors?|modulenotfounderror|collection errors?)\b",
+    r"\bno tests? (?:ran|run|collected)\b|\bcollected 0 items\b",
+    _TESTS + r"[^\n.]{0,60}\bexit(?:s|ed)? (?:with )?(?:code |status )?[45]\b"))
+
+
+def about_the_tests(issue_text: str, test_command: str | None, files: Sequence[str]) -> bool:
+    """The issue is about the test command itself, so a test command that does not work at baseline is the task,
+    not a reason to stop: the issue names the test command, a test file, or says the tests fail to import,
+    to be collected or to run. A simple rule on purpose; a false yes only costs the attempts it spends."""
+    if test_command and test_command.strip() in issue_text:
+        return True
+    words = {word.rstrip(".") for word in re.findall(r"[\w./-]+", issue_text)}
+    names = {path.rsplit("/", 1)[-1] for path in files if is_test_path(path.rsplit("/", 1)[-1])}  # test_x.py
+    if any(is_test_path(path) and path in words for path in files) or names & words:
+        return True
+    return any(pattern.search(issue_text) for pattern in _TESTS_BROKEN)
 
 
 def _chosen_pair(request: SolveRequest, config: RepoConfig, aliases: Mapping[str, ModelPair]) -> ModelPair:
@@ -153,7 +178,9 @@ def _solve(request: SolveRequest, deps: SolveDeps, journal: _Journal) -> None:
                              settings=job.settings, original=_original(mirror, job.base_sha), repo_map=repo_map)
         sandboxes = journal.sandboxes = Sandboxes(
             CheckPlan(job.test_command, job.lint_command, config.setup, config.image, request.clone_url,
-                      request.job_id, job.settings.test_timeout_s), deps.sandbox, deps.setup, budget, deps.progress)
+                      request.job_id, job.settings.test_timeout_s,
+                      tests_in_question=about_the_tests(request.issue.text, job.test_command, job.files)),
+            deps.sandbox, deps.setup, budget, deps.progress)
         trees = Worktrees(checkout=lambda: deps.workspace.checkout(mirror, request.base_branch),
                           remove=deps.workspace.remove, checks=sandboxes.open)
         with attempt_loop(ctx, plan, trees, journal.attempts, deps.progress) as tried:
@@ -220,6 +247,7 @@ def _outcome(request: SolveRequest, journal: _Journal, error: RunnerError | None
         base_branch=request.base_branch, base_sha=job.base_sha if job else "", head_sha=journal.head_sha,
         diff=journal.diff, changed_files=sorted(chosen.contents) if chosen else [], attempts=list(journal.attempts),
         baseline=sandboxes.baseline[0] if sandboxes and sandboxes.baseline else None,
+        baseline_tests=sandboxes.baseline_run.counts if sandboxes and sandboxes.baseline_run else None,
         setup=sandboxes.setup if sandboxes else None,
         test_command=test_command, lint_command=job.lint_command if job else None,
         chosen=chosen.attempt.number if chosen else 0, always_draft=job.config.draft if job else False,

@@ -2,7 +2,10 @@
 
 The dependencies are installed (`setup`) and the checks run on the untouched tree (the baseline)
 once per job, in the first attempt's sandbox: later attempts reuse the image and compare against
-the same baseline, so a pre-existing failure is never blamed on any of them.
+the same baseline, so a pre-existing failure is never blamed on any of them. A test command that
+cannot work on the untouched tree (not found, pytest unable to start, no test collected or run)
+stops the job there, before any model is called: no change could be judged by it. Unless the
+issue is about the tests themselves, when making them run may well be the fix.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from runner.checks import test_results
+from runner.checks.test_run import TestRun
 from runner.errors import RunnerError
 from runner.limits import Budget
 from runner.ports import CommandResult, SandboxFactory, SandboxSession, SetupResult, SetupRunner
@@ -26,6 +31,12 @@ class Checks:
     lint_command: str | None = None
     baseline_test: CommandResult | None = None
     baseline_lint: CommandResult | None = None
+    baseline_run: TestRun | None = None
+    """`baseline_test` as read (`test_results.read`): what every attempt's tests are compared with."""
+
+
+class UnusableTestCommand(RunnerError):
+    """The test command does not work on the untouched tree; the job stops before any model is called."""
 
 
 @dataclass(frozen=True)
@@ -42,6 +53,9 @@ class CheckPlan:
     job_id: str
     timeout_s: float
     """The per-command cap of the baseline."""
+    tests_in_question: bool = False
+    """The issue is about the tests themselves: a test command that does not work at baseline is the task,
+    not a reason to stop."""
 
 
 class Sandboxes:
@@ -57,6 +71,8 @@ class Sandboxes:
         self.setup: SetupResult | None = None
         self.baseline: tuple[CommandResult | None, CommandResult | None] | None = None
         """(tests, lint) on the untouched tree; (None, None) when there is nothing to run."""
+        self.baseline_run: TestRun | None = None
+        """The baseline tests as read, once."""
 
     @contextmanager
     def open(self, tree: Worktree) -> Iterator[Checks]:
@@ -70,7 +86,8 @@ class Sandboxes:
         try:
             if self.baseline is None:
                 self.baseline = self._run_baseline(session)
-            yield Checks(session, plan.test_command, plan.lint_command, *self.baseline)
+                self._check_baseline()
+            yield Checks(session, plan.test_command, plan.lint_command, *self.baseline, self.baseline_run)
         finally:
             if session:
                 session.close()
@@ -90,4 +107,24 @@ class Sandboxes:
         plan = self._plan
         tests = session.run(plan.test_command, plan.timeout_s) if plan.test_command else None
         lint = session.run(plan.lint_command, plan.timeout_s) if plan.lint_command else None
+        self.baseline_run = test_results.read(tests) if tests else None
         return tests, lint
+
+    def _check_baseline(self) -> None:
+        """Stop when the test command cannot work: attempts judged by it would be spent for nothing."""
+        tests, run = self.baseline[0] if self.baseline else None, self.baseline_run
+        if tests is None or run is None:
+            return
+        reason = test_results.unusable(run, tests.output)
+        if reason is None:
+            return
+        if self._plan.tests_in_question:
+            self._progress(f"The test command does not work on the untouched code ({reason}); the issue is about "
+                           "the tests, so the attempts go on")
+            return
+        tail = "\n".join(test_results.clean(tests.output).strip().splitlines()[-15:])[-2000:]
+        raise UnusableTestCommand(
+            f"the test command `{tests.command}` does not work on the untouched code: {reason}\n\n"
+            f"The end of its output:\n{tail}",
+            hint="fix `test:` in .github/ai-fix.yml (or the `setup:` that installs what the tests need), then "
+                 "comment /retry; no model was called")

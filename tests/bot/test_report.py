@@ -1,6 +1,6 @@
 from bot import report
 from bot.report import neutralize, pr_body
-from runner.outcome import Attempt, Outcome, Verdict
+from runner.outcome import Attempt, Outcome, TestCounts, Verdict
 from runner.ports import CommandResult
 
 
@@ -58,3 +58,29 @@ def test_test_files_are_the_ones_the_map_weighs_as_tests() -> None:
                "testing/conftest.py", "pkg/testing/utils.py", "e2e/flow.ts"]
     assert report.test_files(changed) == ["spec/user_spec.rb", "web/__tests__/x.js", "src/FooTest.java",
                                           "web/a.test.ts", "testing/conftest.py", "e2e/flow.ts"]
+
+
+def test_the_tests_counts_before_and_after_are_stated_plainly() -> None:
+    attempt = Attempt(number=1, senior="s", junior="j", edits_applied=1, edits_proposed=1, changed_files=["a.py"],
+                      test=CommandResult("pytest", 0, "5 passed in 0.1s", 1.0),
+                      tests_before=TestCounts("failed", True, 5, 4, 1), tests_after=TestCounts("passed", True, 5, 5))
+    body = pr_body(_outcome(verdict=Verdict.PLAUSIBLE, attempts=[attempt], test_command="pytest",
+                            baseline=CommandResult("pytest", 1, "1 failed, 4 passed in 0.1s", 1.0),
+                            baseline_tests=TestCounts("failed", True, 5, 4, 1)), [])
+    assert "**Tests:** 4 passed, 1 failed before the change; 5 passed after." in body
+    assert "| `pytest` | failed (exit 1, 1.0 s): 4 passed, 1 failed |" in body
+    assert "| `pytest` | passed (exit 0, 1.0 s): 5 passed |" in body
+    assert "| 0 (5 passed) |" in body  # the attempts table: no new failure, and what ran
+
+
+def test_a_change_after_which_no_test_ran_says_so() -> None:
+    none_ran = TestCounts("collection_error", False, 0, errors=1, collection_errors=("tests/test_app.py",))
+    attempt = Attempt(number=1, senior="s", junior="j", edits_applied=1, edits_proposed=1, changed_files=["a.py"],
+                      test=CommandResult("pytest", 2, "1 error in 0.1s", 1.0), tests_before=none_ran,
+                      tests_after=none_ran, still_failing=["tests/test_app.py"])
+    body = pr_body(_outcome(attempts=[attempt], test_command="pytest", baseline_tests=none_ran,
+                            baseline=CommandResult("pytest", 2, "1 error in 0.1s", 1.0)), [])
+    assert body.startswith("**ai-fix proposes this change, but it is not verified: the tests checked nothing after "
+                           "the change (no test ran: collection error in tests/test_app.py).**")
+    assert ("**Tests:** no test ran: collection error in tests/test_app.py before the change; no test ran: "
+            "collection error in tests/test_app.py after.") in body

@@ -6,8 +6,11 @@ tests run everything in it. These repositories contain only code written for the
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping
 from pathlib import Path
@@ -40,6 +43,30 @@ class HostSession:
 
     def close(self) -> None:
         pass
+
+
+class ReportingHostSession(HostSession):
+    """A host session that, like the sandbox, asks pytest for a JUnit report (xunit1) in a results directory
+    outside the worktree, emptied before each command, and hands it back in `CommandResult.report`."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(root)
+        self.results = Path(tempfile.mkdtemp(prefix="ai-fix-results-"))
+
+    def run(self, command: str, timeout_s: float) -> CommandResult:
+        self.commands.append(command)
+        for stale in self.results.iterdir():
+            stale.unlink()
+        report = self.results / "report.xml"
+        env = {**os.environ, "PYTEST_ADDOPTS": f"--junitxml={report} -o junit_family=xunit1"}
+        started = time.monotonic()
+        proc = subprocess.run(command, shell=True, cwd=self.root, capture_output=True, text=True, timeout=timeout_s,
+                              env=env)
+        return CommandResult(command, proc.returncode, proc.stdout + proc.stderr, time.monotonic() - started,
+                             report=report.read_text(encoding="utf-8") if report.exists() else None)
+
+    def close(self) -> None:
+        shutil.rmtree(self.results, ignore_errors=True)
 
 
 def make_origin(tmp_path: Path, files: Mapping[str, str] | None = None, config: str | None = None) -> Path:

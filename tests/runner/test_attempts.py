@@ -10,17 +10,21 @@ import pytest
 from runner.attempts import Best, as_good_as_it_gets, pair_order, plausible, rank, rotation
 from runner.engine import AttemptResult
 from runner.models import ModelPair
-from runner.outcome import Attempt
+from runner.outcome import Attempt, TestCounts
 from runner.ports import CommandResult
 from runner.workspace import Worktree
 
 PASSED = CommandResult("pytest", 0, "", 1.0)
+FIVE_PASSED = TestCounts("passed", True, 5, 5)
+NONE_RAN = TestCounts("collection_error", False, 0, errors=1, collection_errors=("tests/test_a.py",))
 
 
 def _attempt(number: int = 1, *, applied: int = 1, edit_errors: tuple[str, ...] = (),
-             lint_errors: tuple[str, ...] = (), tested: bool = True, new: tuple[str, ...] = ()) -> Attempt:
+             lint_errors: tuple[str, ...] = (), tested: bool = True, new: tuple[str, ...] = (),
+             counts: TestCounts = FIVE_PASSED) -> Attempt:
     return Attempt(number=number, senior="s", junior="j", edits_applied=applied, edit_errors=list(edit_errors),
-                   lint_errors=list(lint_errors), test=PASSED if tested else None, new_failures=list(new))
+                   lint_errors=list(lint_errors), test=PASSED if tested else None,
+                   tests_after=counts if tested else None, new_failures=list(new))
 
 
 def test_aider_s_order_refined_with_tests() -> None:
@@ -35,6 +39,14 @@ def test_without_a_test_command_a_change_can_be_as_good_as_it_gets_but_never_pla
     untested = _attempt(tested=False)
     assert as_good_as_it_gets(untested, None) and not plausible(untested, None)
     assert not as_good_as_it_gets(untested, "pytest") and plausible(_attempt(), "pytest")
+
+
+def test_a_change_whose_tests_did_not_run_is_never_plausible() -> None:
+    """The test module failed to import before and after: no new failure, and nothing vouches for the change."""
+    unchecked = _attempt(counts=NONE_RAN)
+    assert unchecked.new_failures == [] and not unchecked.tests_ok
+    assert rank(unchecked, "pytest") == (1, 0)
+    assert not as_good_as_it_gets(unchecked, "pytest") and not plausible(unchecked, "pytest")
 
 
 def test_each_attempt_starts_with_its_own_pair_and_falls_back_on_the_others() -> None:

@@ -14,11 +14,22 @@ from runner.errors import ModelError, RunnerError
 from runner.models import ModelPair
 from runner.outcome import Verdict
 from runner.ports import CommandResult, Completion, Issue, Message, SandboxSession, SetupResult, SetupRunner
-from runner.solve import SolveDeps, SolveRequest, solve
+from runner.solve import SolveDeps, SolveRequest, about_the_tests, solve
 from runner.workspace import Workspace, Worktree
-from tests.runner.repos import FIX_ADD, PYTEST, HostSession, block, branch_file, make_origin
+from tests.runner.repos import (
+    CALC,
+    CALC_TESTS,
+    FIX_ADD,
+    PYTEST,
+    HostSession,
+    ReportingHostSession,
+    block,
+    branch_file,
+    make_origin,
+)
 
 EDIT = FIX_ADD
+ADD_ISSUE = Issue(1, "add subtracts", "add(2, 3) is -1")
 BAD_EDIT = block("calc.py", "    return a-b\n", "    return a + b\n")
 
 
@@ -44,12 +55,12 @@ def _repo(tmp_path: Path, config: str = f"test: {PYTEST}\n") -> Path:
 
 def _solve(tmp_path: Path, origin: Path, chat: ScriptedChat, setup: SetupRunner | None = None, *,  # type: ignore[no-untyped-def]
            session: Callable[[Path], SandboxSession] = HostSession, should_stop: Callable[[], bool] = lambda: False,
-           clock: Callable[[], float] = time.monotonic):
+           clock: Callable[[], float] = time.monotonic, issue: Issue = ADD_ISSUE):
     def sandbox(worktree: Worktree, image: str | None, job_id: str) -> SandboxSession:
         return session(worktree.path)
 
     request = SolveRequest(clone_url=str(origin), git_env={}, base_branch="main", branch="ai-fix/issue-1",
-                           issue=Issue(1, "add subtracts", "add(2, 3) is -1"),
+                           issue=issue,
                            default_models=ModelPair("openai/senior", "openai/junior"))
     return solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=chat, sandbox=sandbox, setup=setup,
                                     should_stop=should_stop, clock=clock))
@@ -267,3 +278,141 @@ def test_a_cancel_after_the_last_attempt_pushes_nothing(tmp_path: Path) -> None:
     with pytest.raises(subprocess.CalledProcessError):
         _branch_file(origin, "calc.py")
     assert not list((tmp_path / "ws" / "worktrees").iterdir())
+
+
+# ---- the verdict on real pytest runs: what the tests said, read the way the sandbox hands it over ----------------
+SESSIONS = pytest.mark.parametrize("session", [ReportingHostSession, HostSession], ids=["junit", "console"])
+
+# A passing test that runs a whole pytest session (as pytest's own suite does): its inner test asserts today's
+# buggy `add`, so once `add` is fixed the inner session prints "FAILED test_inner.py::test_add" (shown by -rA).
+NESTED = """import os
+import subprocess
+import sys
+
+INNER = "from calc import add\\n\\n\\ndef test_add():\\n    assert add(2, 3) == -1\\n"
+
+
+def test_runs_a_nested_session(tmp_path):
+    (tmp_path / "test_inner.py").write_text(INNER)
+    env = {**os.environ, "PYTHONPATH": os.getcwd()}
+    proc = subprocess.run([sys.executable, "-m", "pytest", "-rA", "-p", "no:cacheprovider", "test_inner.py"],
+                          capture_output=True, text=True, cwd=tmp_path, env=env)
+    print(proc.stdout)
+    assert proc.returncode in (0, 1)
+"""
+OLD_FAILURE = "\n\ndef test_old():\n    assert False, 'failed long before this change'\n"
+
+
+@SESSIONS
+def test_a_nested_sessions_failed_lines_do_not_reject_a_correct_fix(tmp_path: Path,
+                                                                   session: Callable[[Path], SandboxSession]) -> None:
+    files = {"calc.py": CALC, "test_calc.py": CALC_TESTS + OLD_FAILURE, "test_nested.py": NESTED}
+    origin = make_origin(tmp_path, files, config=f"test: {PYTEST} -rA\nattempts: 1\n")
+    outcome = _solve(tmp_path, origin, ScriptedChat("make add add", EDIT), session=session)
+    [attempt] = outcome.attempts
+    assert attempt.test is not None and "FAILED test_inner.py::test_add" in attempt.test.output
+    assert outcome.verdict is Verdict.PLAUSIBLE, attempt.new_failures
+    assert attempt.new_failures == [] and attempt.still_failing == ["test_calc.py::test_old"]
+    assert str(outcome.baseline_tests) == "2 passed, 2 failed" and str(attempt.tests_after) == "3 passed, 1 failed"
+
+
+TEXT = 'def shout(word):\n    return word.upper() + "!"\n'
+TEXT_TESTS = """import pytest
+
+from text import shout
+
+
+@pytest.mark.parametrize("word", ["plain", "two words", 'say "hi"', "caf\u00e9"])
+def test_shout(word):
+    assert shout(word) == word.upper() + "!"
+"""
+SQUEEZE = block("text.py", '    return word.upper() + "!"\n', '    return word.replace(" ", "").upper() + "!"\n')
+
+
+@SESSIONS
+def test_a_regression_in_ids_with_spaces_is_not_plausible(tmp_path: Path,
+                                                          session: Callable[[Path], SandboxSession]) -> None:
+    origin = make_origin(tmp_path, {"text.py": TEXT, "tests/test_text.py": TEXT_TESTS},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    issue = Issue(1, "shout ignores spaces", "shout() should squeeze the spaces out")
+    outcome = _solve(tmp_path, origin, ScriptedChat("plan", SQUEEZE, "no", "no", "no"), session=session, issue=issue)
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE
+    [attempt] = outcome.attempts
+    assert attempt.new_failures == ['tests/test_text.py::test_shout[say "hi"]',
+                                    "tests/test_text.py::test_shout[two words]"]
+    assert str(outcome.baseline_tests) == "4 passed" and str(attempt.tests_after) == "2 passed, 2 failed"
+
+
+APP = "def helper():\n    return 1\n"
+APP_TESTS = "from app import helpr\n\n\ndef test_helper():\n    assert helpr() == 1\n"
+IMPORT_ISSUE = Issue(1, "tests/test_app.py fails to import", "ImportError: cannot import name 'helpr' from 'app'")
+
+
+@SESSIONS
+def test_a_test_module_that_never_imports_is_not_plausible(tmp_path: Path,
+                                                           session: Callable[[Path], SandboxSession]) -> None:
+    """The issue is about the tests, so the broken baseline does not stop the job; an edit after which the
+    module still does not import has no new failure, and no test ran: not plausible."""
+    origin = make_origin(tmp_path, {"app.py": APP, "tests/test_app.py": APP_TESTS},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    docstring = block("app.py", "def helper():\n", '"""Helpers."""\n\n\ndef helper():\n')
+    chat = ScriptedChat("plan", docstring, "no", "no", "no")
+    outcome = _solve(tmp_path, origin, chat, session=session, issue=IMPORT_ISSUE)
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE
+    [attempt] = outcome.attempts
+    assert attempt.new_failures == [] and attempt.still_failing == ["tests/test_app.py"] and not attempt.tests_ok
+    assert str(attempt.tests_after) == "no test ran: collection error in tests/test_app.py"
+    assert "checks nothing: no test ran: collection error in tests/test_app.py" in chat.calls[2][1][-1]["content"]
+
+
+def test_making_a_test_module_import_is_plausible_when_the_issue_is_about_it(tmp_path: Path) -> None:
+    origin = make_origin(tmp_path, {"app.py": APP, "tests/test_app.py": APP_TESTS},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    rename = block("app.py", "def helper():\n", "def helpr():\n")
+    outcome = _solve(tmp_path, origin, ScriptedChat("plan", rename), session=ReportingHostSession,
+                     issue=IMPORT_ISSUE)
+    assert outcome.verdict is Verdict.PLAUSIBLE
+    assert str(outcome.baseline_tests) == "no test ran: collection error in tests/test_app.py"
+    assert str(outcome.attempts[0].tests_after) == "1 passed"
+
+
+@SESSIONS
+def test_a_test_command_that_cannot_work_stops_before_any_model_call(tmp_path: Path,
+                                                                     session: Callable[[Path], SandboxSession]) -> None:
+    origin = _repo(tmp_path, config=f"test: {PYTEST} tests/test_missing.py\n")
+    chat = ScriptedChat()
+    outcome = _solve(tmp_path, origin, chat, session=session)
+    assert outcome.verdict is Verdict.ERROR and chat.calls == [] and outcome.attempts == []
+    assert outcome.error.startswith(f"the test command `{PYTEST} tests/test_missing.py` does not work on the "
+                                    "untouched code: pytest could not start (exit 4): ERROR: file or directory "
+                                    "not found: tests/test_missing.py")
+    assert "The end of its output:\n" in outcome.error and "no tests ran" in outcome.error
+    assert outcome.hint.startswith("fix `test:` in .github/ai-fix.yml")
+    assert outcome.baseline is not None and outcome.baseline.exit_code == 4
+    assert str(outcome.baseline_tests) == "no test ran"
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())
+
+
+def test_a_module_that_does_not_import_at_baseline_stops_an_issue_not_about_the_tests(tmp_path: Path) -> None:
+    origin = make_origin(tmp_path, {"app.py": APP, "tests/test_app.py": APP_TESTS}, config=f"test: {PYTEST}\n")
+    chat = ScriptedChat()
+    outcome = _solve(tmp_path, origin, chat, session=ReportingHostSession,
+                     issue=Issue(1, "helper returns 1", "it should return 2"))
+    assert outcome.verdict is Verdict.ERROR and chat.calls == []
+    assert ("does not work on the untouched code: no test ran: collection error in tests/test_app.py: "
+            "ImportError: cannot import name 'helpr' from 'app'") in outcome.error
+
+
+@pytest.mark.parametrize("text,about", [
+    ("add(2, 3) is -1", False),
+    ("The tests fail to import since 2.0", True),
+    ("pytest cannot collect anything", True),
+    ("test_calc.py fails on Python 3.13", True),
+    ("ImportError in the test suite", True),
+    ("collected 0 items / 1 error", True),
+    (f"Running `{PYTEST}` exits 4", True),
+    ("In my test I import requests and call get()", False),
+    ("the __init__.py is wrong", False),
+])
+def test_which_issues_are_about_the_tests(text: str, about: bool) -> None:
+    assert about_the_tests(text, PYTEST, ["calc.py", "test_calc.py", "tests/__init__.py"]) is about
