@@ -85,13 +85,18 @@ def _server_user() -> pwd.struct_passwd | None:
                           "`./run setup` installs Debian's postgresql package, which creates it")
 
 
+def _temp_parent() -> str | None:
+    """/tmp when we are root: a TMPDIR under /root would not let the `postgres` user reach its own directory."""
+    return "/tmp" if os.geteuid() == 0 and os.path.isdir("/tmp") else None
+
+
 @dataclass
 class PostgresServer:
     """One throwaway cluster. `start()` then `stop()`; `url` and `startup_s` are set by `start()`."""
 
     _bin: Path = field(default_factory=server_bin_dir)  # first: fail before making any directory
     _user: pwd.struct_passwd | None = field(default_factory=_server_user)
-    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ai-fix-pg-")))
+    root: Path = field(default_factory=lambda: Path(tempfile.mkdtemp(prefix="ai-fix-pg-", dir=_temp_parent())))
     port: int = 0
     url: str = ""
     startup_s: float = 0.0
