@@ -173,10 +173,15 @@ def run_database(name: str, database_url: str, github: GitHubDouble, work: Path,
                  args: argparse.Namespace) -> dict[str, Any]:
     with serve(github, database_url, work / name) as served:
         if served.problem is not None:
-            print(f"{name}: not supported by this build: {served.problem}", flush=True)
-            return {"database": name, "supported": False, "problem": served.problem, "steps": []}
+            problem = f"not supported by this build: {served.problem}"
+            print(f"{name}: {problem}", flush=True)
+            return {"database": name, "supported": False, "problem": problem, "steps": []}
         args.templates = templates(f"{served.host}:{served.port}")
-        count = counter(args.count, database_url, args.workflow_id)
+        try:
+            count = counter(args.count, database_url, args.workflow_id)
+        except LookupError as exc:  # a build that keeps its jobs elsewhere: say so instead of guessing
+            print(f"{name}: cannot count jobs: {exc}", flush=True)
+            return {"database": name, "supported": False, "problem": f"cannot count jobs: {exc}", "steps": []}
         steps = []
         for rate in args.rates:
             result = step(served, rate, args, count)
@@ -260,7 +265,7 @@ def render(result: dict[str, Any]) -> str:
     for db in result["databases"]:
         rows.append(f"{db['database']}" + (f" (jobs counted in {db['counted_in']})" if db["supported"] else ""))
         if not db["supported"]:
-            rows.append(f"  not supported by this build: {db['problem']}")
+            rows.append(f"  {db['problem']}")
             continue
         rows.append("  " + HEADER)
         rows += ["  " + render_step(s) for s in db["steps"]]
