@@ -1,0 +1,1 @@
+"""Receiver load benchmark: see __main__.py."""
