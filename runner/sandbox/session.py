@@ -44,17 +44,14 @@ and nothing is chowned.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import shlex
 import threading
 import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
-from functools import cache
 from pathlib import Path
 from types import TracebackType
 from typing import IO, Any, Self
@@ -64,6 +61,7 @@ import docker.errors
 import requests.exceptions
 
 from runner.ports import CommandResult
+from runner.sandbox import layover
 from runner.sandbox.container import (
     BASE_ENV,
     DEFAULT_IMAGE,
@@ -191,7 +189,7 @@ class DockerSession:
         self._results = ResultsDir((self._uid, self._gid) if self._chown else None, sandbox.results_root)
         self._base_addopts = ""
         self._laid_over = False
-        self.layover: Mapping[str, object] | None = None
+        self.layover: layover.Report | None = None
         """What laying setup's generated files over the worktree did (runner.sandbox.layover), once it ran."""
 
     @property
@@ -262,23 +260,11 @@ class DockerSession:
         self._laid_over = True
         if not self._sandbox.generated_files():
             return ""
-        result = self._run(_layover_command(), _LAYOVER_TIMEOUT_S, None)
-        last = result.output.strip().rsplit("\n", 1)[-1]
-        try:
-            report = json.loads(last) if result.passed else None
-        except ValueError:
-            report = None
-        if not isinstance(report, dict):
-            log.warning("job %s: could not lay setup's generated files over the worktree: %s", self.job_id,
-                        result.output[-2000:])
-            return ("\n[ai-fix: the files the setup phase generated could not be laid over the worktree "
-                    f"(exit code {result.exit_code}): {last[-500:]}]\n")
-        self.layover = report
-        log.info("job %s: setup's generated files laid over the worktree: %s", self.job_id, report)
-        if report.get("refused"):
-            return (f"\n[ai-fix: {report['refused']} file(s) the setup phase generated were not laid over the "
-                    f"worktree: {'; '.join(map(str, report.get('refused_names') or []))}]\n")
-        return ""
+        result = self._run(layover.command(ARCHIVE, WORKSPACE), _LAYOVER_TIMEOUT_S, None)
+        self.layover, note = layover.outcome(result.output, result.passed)
+        log.log(logging.WARNING if note else logging.INFO, "job %s: setup's generated files laid over the worktree: "
+                "%s", self.job_id, self.layover or result.output[-2000:])
+        return note
 
     def put_archive(self, path: str, data: bytes | IO[bytes]) -> None:
         """Extract a tar archive into the container at ``path`` (a copy, not a mount)."""
@@ -457,14 +443,6 @@ class DockerSession:
                 return None
             time.sleep(min(pause, max(0.0, deadline - time.monotonic())))
             pause = min(pause * 2, 0.1)
-
-
-@cache
-def _layover_command() -> str:
-    """``runner.sandbox.layover`` run by the image's Python: isolated (-I: no PYTHON* variables, no worktree on
-    sys.path) and without site (-S: no .pth file setup installed runs first)."""
-    source = (Path(__file__).with_name("layover.py")).read_text(encoding="utf-8")
-    return f"python3 -I -S -c {shlex.quote(source)} {ARCHIVE} {WORKSPACE}"
 
 
 def _pump(stream: Iterable[bytes], capture: OutputCapture, errors: list[BaseException]) -> None:

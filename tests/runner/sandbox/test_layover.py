@@ -80,13 +80,29 @@ def test_nothing_is_written_through_a_symlink_or_outside_the_worktree(tmp_path: 
 
 
 def test_it_runs_as_a_script_with_an_isolated_python(tmp_path: Path) -> None:
-    """As the session runs it: `python3 -I -S -c SOURCE ARCHIVE ROOT`, the worktree's own `tarfile.py` unseen."""
+    """As the session runs it (`python3 -I -S -c SOURCE ARCHIVE ROOT`): the worktree's own `tarfile.py` unseen."""
     root = tmp_path / "wt"
     root.mkdir()
     (root / "tarfile.py").write_text("raise SystemExit('the worktree shadowed the standard library')\n")
     tar = archive(tmp_path / "g.tar", {"pkg/_version.py": b"v = 1\n"})
-    source = Path(layover.__file__).read_text()
-    proc = subprocess.run([sys.executable, "-I", "-S", "-c", source, str(tar), str(root)], cwd=root,
+    command = layover.command(str(tar), str(root))
+    assert command.startswith("python3 -I -S -c ")
+    proc = subprocess.run(["sh", "-c", sys.executable + command.removeprefix("python3")], cwd=root,
                           capture_output=True, text=True, timeout=60, check=False)
     assert proc.returncode == 0, proc.stderr
-    assert json.loads(proc.stdout)["laid"] == 1 and (root / "pkg" / "_version.py").read_text() == "v = 1\n"
+    report, note = layover.outcome(proc.stdout, passed=True)
+    assert report is not None and report["laid"] == 1 and note == ""
+    assert (root / "pkg" / "_version.py").read_text() == "v = 1\n"
+
+
+def test_what_the_tests_may_miss_is_said_in_a_note() -> None:
+    why = "pkg/_version.py: pkg in the worktree is not a directory (Not a directory)"
+    refused = json.dumps({"laid": 1, "same": 0, "kept": 0, "refused": 1, "kept_names": [], "refused_names": [why]})
+    report, note = layover.outcome(f"{refused}\n", passed=True)
+    assert report is not None and report["refused"] == 1
+    assert note == ("\n[ai-fix: 1 file(s) the setup phase generated were not laid over the worktree: "
+                    "pkg/_version.py: pkg in the worktree is not a directory (Not a directory)]\n")
+    report, note = layover.outcome("sh: 1: python3: not found\n", passed=False)
+    assert report is None
+    assert note == ("\n[ai-fix: the files the setup phase generated could not be laid over the worktree: "
+                    "sh: 1: python3: not found]\n")
