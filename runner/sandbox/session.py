@@ -257,8 +257,9 @@ class DockerSession:
         """Lay the files setup generated (if this is a setup image that has some) over the worktree, once per
         session, inside the container as the sandbox user; return a note for the first command's output when
         that did not fully work (the tests may then miss a generated module, and should say why)."""
+        files = self._sandbox.generated_files()  # an engine that does not answer: tried again at the next run
         self._laid_over = True
-        if not self._sandbox.generated_files():
+        if not files:
             return ""
         result = self._run(layover.command(ARCHIVE, WORKSPACE), _LAYOVER_TIMEOUT_S, None)
         self.layover, note = layover.outcome(result.output, result.passed)

@@ -39,6 +39,7 @@ import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 from runner.sandbox.container import SETUP_DIR
 
@@ -51,6 +52,7 @@ MAX_BYTES = 256 * 1024 * 1024
 MAX_ENTRIES = 200_000
 _MAX_DEPTH = 48
 _MAX_PATH = 1024
+_MAX_COMPARED = 1024 * 1024
 CACHE_DIRS = frozenset({"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".hypothesis"})
 BUILD_DIRS = frozenset({"build", "dist", ".eggs"})
 INSTALLED_DIRS = frozenset({"node_modules", "venv", ".venv", "site-packages", ".tox", ".nox"})
@@ -107,7 +109,12 @@ def collect(original: Path, copy: Path, archive: Path) -> Collected:
     """Find what setup created in ``copy`` (its worktree copy) that ``original`` lacks; tar it into ``archive``."""
     found = Collected()
     new_roots: list[str] = []
-    stack: list[_Frame] = [(os.open(copy, _DIR), os.open(original, _DIR), "", 0)]
+    copy_fd = os.open(copy, _DIR)
+    try:
+        stack: list[_Frame] = [(copy_fd, os.open(original, _DIR), "", 0)]
+    except OSError:
+        os.close(copy_fd)
+        raise
     try:
         with tarfile.open(archive, "w", format=tarfile.PAX_FORMAT) as tar:
             while stack:
@@ -233,7 +240,8 @@ def _lstat(dir_fd: int | None, name: str) -> os.stat_result | None:
 
 
 def _differs(mine: os.stat_result, theirs: os.stat_result, cfd: int, ofd: int | None, name: str) -> bool:
-    """The copy was made with its files' sizes and mtimes, so a change of either is setup's doing."""
+    """The copy was made with its files' sizes and times, so an unchanged pair is the same file; a file setup
+    only touched or rewrote as it was (same size, new time) is compared by content, up to a bound."""
     if stat.S_IFMT(mine.st_mode) != stat.S_IFMT(theirs.st_mode):
         return True
     if stat.S_ISLNK(mine.st_mode):
@@ -241,7 +249,25 @@ def _differs(mine: os.stat_result, theirs: os.stat_result, cfd: int, ofd: int | 
             return os.readlink(name, dir_fd=cfd) != os.readlink(name, dir_fd=ofd)
         except OSError:
             return True
-    return (mine.st_size, mine.st_mtime_ns) != (theirs.st_size, theirs.st_mtime_ns)
+    if mine.st_size != theirs.st_size:
+        return True
+    if mine.st_mtime_ns == theirs.st_mtime_ns:
+        return False
+    if mine.st_size > _MAX_COMPARED or ofd is None:
+        return True
+    try:
+        with _open_read(cfd, name) as ours, _open_read(ofd, name) as original:
+            return ours.read(_MAX_COMPARED + 1) != original.read(_MAX_COMPARED + 1)
+    except OSError:
+        return True
+
+
+def _open_read(dir_fd: int, name: str) -> BinaryIO:
+    fd = os.open(name, _READ, dir_fd=dir_fd)
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise OSError(f"{name} is not a regular file")
+    return os.fdopen(fd, "rb")
 
 
 def _add_file(tar: tarfile.TarFile, found: Collected, cfd: int, name: str, rel: str) -> None:

@@ -81,6 +81,8 @@ def test_what_setup_created_is_kept_and_the_rest_is_named(tmp_path: Path) -> Non
 def test_nothing_created_means_no_archive_and_no_warning(tmp_path: Path) -> None:
     original, copy = trees(tmp_path)
     write(copy, "src/pkg/__pycache__/a.pyc")
+    write(copy, "tox.ini", "[tox]\n")  # rewritten as it was: a new time, the same content
+    assert (copy / "tox.ini").stat().st_mtime_ns != (original / "tox.ini").stat().st_mtime_ns
     write(copy, ".git/index")
     (copy / "node_modules" / "x").mkdir()
     (copy / "node_modules" / "x").rmdir()  # touched but nothing added: still its time changed, see below
