@@ -7,6 +7,7 @@ here directly (test_hostile.py does the same from inside a container).
 from __future__ import annotations
 
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -59,8 +60,8 @@ def test_what_a_command_leaves_is_removed_without_following_links(results: Resul
     assert (outside / "keep.txt").read_text() == "host file"
 
 
-@pytest.mark.parametrize("plant", ["symlink to a host file", "symlink to a directory", "fifo", "directory",
-                                   "over the cap"])
+@pytest.mark.parametrize("plant", ["symlink to a host file", "symlink to a directory", "symlink to /dev/zero",
+                                   "device", "fifo", "directory", "over the cap"])
 def test_anything_but_a_bounded_regular_file_is_refused_never_followed_nor_waited_on(
     results: ResultsDir, tmp_path: Path, plant: str
 ) -> None:
@@ -72,6 +73,14 @@ def test_anything_but_a_bounded_regular_file_is_refused_never_followed_nor_waite
         report.symlink_to(secret)
     elif plant == "symlink to a directory":
         report.symlink_to(tmp_path)
+    elif plant == "symlink to /dev/zero":  # endless: followed, it would be read until the cap
+        report.symlink_to("/dev/zero")
+    elif plant == "device":  # /dev/zero's own numbers (a sandbox has no CAP_MKNOD; this process may)
+        zero = os.stat("/dev/zero").st_rdev
+        try:
+            os.mknod(report, stat.S_IFCHR | 0o600, zero)
+        except PermissionError:
+            report.symlink_to("/dev/zero")
     elif plant == "fifo":
         os.mkfifo(report)  # no writer: a blocking open would hang here forever
     elif plant == "directory":
