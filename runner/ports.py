@@ -118,6 +118,11 @@ class SetupResult:
     key: str = ""
     commands: tuple[CommandResult, ...] = ()
     warnings: tuple[str, ...] = ()
+    """What setup did that the tests will not see, and why (e.g. a venv made inside the worktree)."""
+    generated: tuple[str, ...] = ()
+    """Files setup created inside the source tree (a generated `_version.py`, an extension built in place),
+    relative to it: kept in the image and laid over each run-phase worktree, never replacing a file the worktree
+    has, never committed (the engine commits only the contents it recorded). What was not kept is in `warnings`."""
 
     @property
     def cache_hit(self) -> bool:

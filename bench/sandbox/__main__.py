@@ -5,7 +5,9 @@
   reads and the check for leftover processes) and as a plain ``subprocess``
   of ``sh -c`` on the host; the median difference is what the sandbox adds;
 * container start: ``DockerSandbox.start`` until the first command can run;
-* setup cache hit: ``prepare_image`` on an unchanged repository whose image exists.
+* setup cache hit: ``prepare_image`` on an unchanged repository whose image exists;
+* lay-over: what a setup image whose setup generated 200 files in the source tree adds to a
+  session's start and first command (``runner.sandbox.layover``), against one that generated none.
 
 Prints a table and writes ``bench/results/sandbox.json``. Targets (2-core machine):
 <= 0.15 s added per command, <= 1.5 s to start, <= 2 s for a cache hit.
@@ -91,6 +93,21 @@ def measure(client: docker.DockerClient, image: str, repeat: int) -> dict[str, o
             hit()
             start()
         hit_and_start_s, _ = _median(hit_then_start, max(3, repeat // 4))
+
+        generate = ["python3 -c \"[open(f'pkg/g{i}.py', 'w').write('X = 1') for i in range(200)]\""]
+        generated = prepare_image(client, image, wt, generate, "bench://sandbox-generated", cache=cache)
+        assert len(generated.generated) == 200, generated.warnings
+        def start_on(setup_image: str) -> Callable[[], None]:
+            sandbox_on = DockerSandbox(client, image=setup_image, limits=SandboxLimits())
+            def run() -> None:
+                job = root / "job"
+                shutil.rmtree(job, ignore_errors=True)
+                shutil.copytree(wt, job)
+                with sandbox_on.start(job, job_id="bench-layover") as s:
+                    assert s.run("test -f pkg/g199.py || ! test -f pkg/g0.py", 30).passed
+            return run
+        plain_start_s, _ = _median(start_on(built.image), max(3, repeat // 4))
+        layover_start_s, _ = _median(start_on(generated.image), max(3, repeat // 4))
     finally:
         for found in client.images.list(name=cache.repository):
             for tag in found.tags:
@@ -107,6 +124,10 @@ def measure(client: docker.DockerClient, image: str, repeat: int) -> dict[str, o
         "setup_miss_s": built.duration_s,
         "setup_cache_hit_s": hit_s,
         "setup_cache_hit_plus_start_s": hit_and_start_s,
+        "setup_miss_generating_200_files_s": generated.duration_s,
+        "start_and_first_command_s": plain_start_s,
+        "start_and_first_command_with_200_generated_s": layover_start_s,
+        "layover_added_s": layover_start_s - plain_start_s,
         "targets": TARGETS,
     }
 
@@ -126,6 +147,10 @@ def render(result: dict[str, object]) -> str:
         rows.append(f"{label:<34} {value:>8.3f}s {target:>7.2f}s  {'yes' if value <= target else 'NO'}")
     rows.append(f"{'setup cache hit + container start':<34} {float(result['setup_cache_hit_plus_start_s']):>8.3f}s")  # type: ignore[arg-type]
     rows.append(f"{'setup miss (for reference)':<34} {float(result['setup_miss_s']):>8.3f}s")  # type: ignore[arg-type]
+    rows.append(f"{'setup miss, 200 files generated':<34} "
+                f"{float(result['setup_miss_generating_200_files_s']):>8.3f}s")  # type: ignore[arg-type]
+    rows.append(f"{'lay-over of 200 generated files':<34} {float(result['layover_added_s']):>8.3f}s"  # type: ignore[arg-type]
+                "  (added to a session's start and first command)")
     return "\n".join(rows)
 
 

@@ -1,8 +1,9 @@
 """`ai-fix sandbox --repo PATH [--setup CMD] [--timeout SECONDS] -- CMD ...`
 
 Runs one command the way a job runs a repository's tests: the repository's
-setup image (from the cache, or built now), the same limits and isolation,
-a fresh copy of the checkout as the worktree. For debugging a repository's
+setup image (from the cache, or built now) with the files setup generated in
+the source tree laid over the worktree, the same limits and isolation, the
+same ``PYTEST_ADDOPTS`` report flags, a fresh copy of the checkout as the worktree. For debugging a repository's
 config and for outside checks; it prints the command's output and exits with
 its exit code (124 on timeout, 125 when the sandbox itself could not run it).
 
@@ -103,6 +104,10 @@ def _run(args: argparse.Namespace, repo: Path, command: str) -> int:
             verb = "cache hit" if prepared.cache_hit else "ran"
             print(f"ai-fix sandbox: setup {verb} ({prepared.duration_s:.1f} s), image {prepared.image}",
                   file=sys.stderr)
+        if prepared.generated:
+            shown = ", ".join(prepared.generated[:10]) + (" ..." if len(prepared.generated) > 10 else "")
+            print(f"ai-fix sandbox: setup generated {len(prepared.generated)} file(s) in the source tree, laid over "
+                  f"the worktree before CMD: {shown}", file=sys.stderr)
         for warning in prepared.warnings:
             print(f"ai-fix sandbox: warning: {warning}", file=sys.stderr)
         sandbox = DockerSandbox(client, image=prepared.image, limits=SandboxLimits())

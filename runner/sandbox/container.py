@@ -2,10 +2,12 @@
 
 Why a module of its own: the isolation of a job's commands is decided by the settings a
 container is created with (read-only root, no capabilities, no network, bounded pids, memory,
-CPU, ``/tmp`` and file size, a read-only ``.git``, no log driver). :func:`container_config`
-holds all of them on one screen, so a reviewer checks the sandbox's walls in one place; the
-session (``runner.sandbox.session``) only starts what this describes. The labels are shared
-with the reaper and the setup cache, which find containers and images by them.
+CPU, ``/tmp`` and file size, a read-only ``.git``, no log driver) and by its host mounts (the
+worktree, its ``.git`` read-only, and the results directory the test runner's report is read
+from). :func:`container_config` holds all of them on one screen, so a reviewer checks the
+sandbox's walls in one place; the session (``runner.sandbox.session``) only starts what this
+describes. The labels are shared with the reaper and the setup cache, which find containers
+and images by them.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from typing import Any
 from docker.types import LogConfig, Mount, Ulimit
 
 from runner.sandbox.host import owner_token
+from runner.sandbox.results import RESULTS_DIR
 
 DEFAULT_IMAGE = "ai-fix-sandbox:latest"
 WORKSPACE = "/workspace"
@@ -84,14 +87,19 @@ def container_config(
     network: str = "none",
     writable_root: bool = False,
     role: str = "run",
+    results: Path | None = None,
 ) -> dict[str, Any]:
     """The arguments of ``containers.create`` for one job's container on ``worktree``.
 
     ``user`` is (uid, gid) the container's processes run as. ``network`` and
-    ``writable_root`` are loosened by the setup phase only.
+    ``writable_root`` are loosened by the setup phase only. ``results`` is the
+    session's results directory on the host (``runner.sandbox.results``), mounted
+    writable at :data:`RESULTS_DIR`, outside the worktree.
     """
     uid, gid = user
     mounts = [Mount(target=WORKSPACE, source=str(worktree), type="bind", read_only=False)]
+    if results is not None:
+        mounts.append(Mount(target=RESULTS_DIR, source=str(results), type="bind", read_only=False))
     git = worktree / ".git"
     if git.exists() and not git.is_symlink():
         # Hooks/config written here would run in host-side git: keep it read-only.

@@ -17,6 +17,7 @@ from runner.sandbox.engine import docker_client_from_env
 from runner.sandbox.errors import SandboxError
 from runner.sandbox.session import DockerSandbox
 from runner.sandbox.setup import prepare_image
+from runner.sandbox.setup_cache import SetupCache
 from runner.workspace import Worktree
 
 
@@ -24,9 +25,12 @@ class DockerFactory:
     """`image:` in a repository's config may only name images the operator allowed: any other image on
     the host could hold secrets (an internal service's image with its `.env`) that tests would print."""
 
-    def __init__(self, default_image: str, allowed_images: Sequence[str] = ()) -> None:
+    def __init__(self, default_image: str, allowed_images: Sequence[str] = (), *,
+                 cache: SetupCache | None = None) -> None:
         self.default_image = default_image
         self.allowed = tuple(allowed_images)
+        self.cache = cache
+        """Where setup images are kept (the default `ai-fix-setup` repository when None)."""
         self._sandboxes: dict[str, DockerSandbox] = {}
         self._built: dict[str, str] = {}
         """The setup image made for each job: allowed for that job only (it derives from an allowed base, but
@@ -44,7 +48,8 @@ class DockerFactory:
         self._check_allowed(base, job_id)
         with self._lock:
             client = self._client()
-        result = prepare_image(client, base, worktree.path, commands, repo_key, job_id=job_id, timeout_s=timeout_s)
+        result = prepare_image(client, base, worktree.path, commands, repo_key, job_id=job_id, timeout_s=timeout_s,
+                               cache=self.cache)
         with self._lock:
             self._built[job_id] = result.image
         return result

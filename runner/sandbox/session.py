@@ -21,6 +21,15 @@ Limits are reported, not just enforced: when the kernel refused a fork (pids
 limit) or killed a process for memory during a command, the result says so
 (read from the container's cgroup when this process can see it).
 
+Test results are read from a structured report, not only from the output: each
+session has a results directory outside the worktree (``runner.sandbox.results``),
+every command's pytest is told to write its JUnit XML there, and the file is read
+back, refused if it is anything but a bounded regular file, into ``report``.
+
+Files the setup phase generated inside the source tree (``runner.sandbox.setup_output``)
+are laid over the worktree before the session's first command, inside the
+container (``runner.sandbox.layover``), never replacing a file the worktree has.
+
 Setup (``runner.sandbox.setup``) reuses this class with ``network`` and a
 writable root; packages it installs live in ``runner.sandbox.container.VENV``, which is on PATH.
 
@@ -42,15 +51,17 @@ import time
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
 from types import TracebackType
-from typing import Any, Self
+from typing import IO, Any, Self
 
 import docker
 import docker.errors
 import requests.exceptions
 
 from runner.ports import CommandResult
+from runner.sandbox import layover
 from runner.sandbox.container import (
     BASE_ENV,
     DEFAULT_IMAGE,
@@ -64,12 +75,16 @@ from runner.sandbox.container import (
 from runner.sandbox.engine import docker_errors
 from runner.sandbox.errors import SandboxClosedError, SandboxError, SandboxImageMissingError
 from runner.sandbox.host import CgroupProbe, OutputCapture, sync_ownership
+from runner.sandbox.results import ResultsDir
+from runner.sandbox.setup_output import ARCHIVE, decode_label
 
 log = logging.getLogger(__name__)
 
 # Time allowed for the exit code to show up once output has ended, and for the
 # output reader to notice that a killed container closed its stream.
 _REAPER_GRACE_S = 10.0
+# Time allowed for laying the files setup generated over the worktree (runner.sandbox.layover).
+_LAYOVER_TIMEOUT_S = 300.0
 
 
 class DockerSandbox:
@@ -79,7 +94,9 @@ class DockerSandbox:
     ``env`` adds fixed variables to :data:`BASE_ENV`; nothing else reaches the
     commands. ``uid``/``gid`` must match the user baked into the image.
     ``network`` and ``writable_root`` exist for the setup phase only
-    (``runner.sandbox.setup``); lint and tests keep the defaults.
+    (``runner.sandbox.setup``); lint and tests keep the defaults. ``results_root``
+    is where sessions make their results directories (``runner.sandbox.results``;
+    the system temp directory by default).
     """
 
     def __init__(
@@ -94,6 +111,7 @@ class DockerSandbox:
         network: str = "none",
         writable_root: bool = False,
         role: str = "run",
+        results_root: Path | None = None,
     ) -> None:
         self.client = client
         self.image = image
@@ -104,6 +122,8 @@ class DockerSandbox:
         self.network = network
         self.writable_root = writable_root
         self.role = role
+        self.results_root = results_root
+        self._generated: tuple[str, ...] | None = None
 
     def check(self) -> None:
         """Fail early (at bot start-up) if the engine or the image is missing."""
@@ -120,8 +140,24 @@ class DockerSandbox:
             raise SandboxError(f"worktree {worktree} is not a directory")
         job_id = job_id or uuid.uuid4().hex[:12]
         session = DockerSession(self, worktree, job_id)
-        session._start_container()
+        try:
+            session._start_container()
+        except BaseException:
+            session.close()
+            raise
         return session
+
+    def generated_files(self) -> tuple[str, ...]:
+        """The files the setup phase generated inside the source tree, stored in this image
+        (``runner.sandbox.setup_output``); () for an image that is not a setup image."""
+        if self._generated is None:
+            with docker_errors("inspect the sandbox image"):
+                try:
+                    labels = (self.client.api.inspect_image(self.image).get("Config") or {}).get("Labels")
+                except docker.errors.ImageNotFound as exc:
+                    raise SandboxImageMissingError(self.image) from exc
+            self._generated = decode_label(labels)[0]
+        return self._generated
 
     # Internal: used by DockerSession.
 
@@ -150,6 +186,11 @@ class DockerSession:
         self.restarts = 0
         self._uid, self._gid, self._chown = sandbox.identity()
         self._probe = CgroupProbe("")
+        self._results = ResultsDir((self._uid, self._gid) if self._chown else None, sandbox.results_root)
+        self._base_addopts = ""
+        self._laid_over = False
+        self.layover: layover.Report | None = None
+        """What laying setup's generated files over the worktree did (runner.sandbox.layover), once it ran."""
 
     @property
     def container_id(self) -> str | None:
@@ -168,21 +209,30 @@ class DockerSession:
         self.close()
 
     def close(self) -> None:
-        """Kill and remove the container. Idempotent."""
+        """Kill and remove the container and the results directory. Idempotent."""
         self._closed = True
         self._discard_container()
+        self._results.close()
 
     def run(self, command: str, timeout_s: float, *, env: Mapping[str, str] | None = None) -> CommandResult:
         """Run ``sh -c command`` in /workspace; kill everything after ``timeout_s``.
 
         ``env`` adds variables for this command only (the setup phase passes
         its proxy and CA settings this way, so they never enter the container's
-        config and hence never a committed image).
+        config and hence never a committed image). Before the session's first
+        command, the files the setup phase generated are laid over the worktree
+        (:meth:`_lay_over`). ``report`` holds the JUnit XML the command's pytest
+        wrote (``runner.sandbox.results``); None after a timeout.
         """
         if self._closed:
             raise SandboxClosedError("this sandbox session was closed; start a new one")
         if timeout_s <= 0:
             raise ValueError("timeout_s must be positive")
+        note = "" if self._laid_over else self._lay_over()
+        result = self._run(command, timeout_s, env)
+        return replace(result, output=result.output + note) if note else result
+
+    def _run(self, command: str, timeout_s: float, env: Mapping[str, str] | None) -> CommandResult:
         if self._container is None:
             self.restarts += 1
             self._start_container()
@@ -203,7 +253,21 @@ class DockerSession:
         except docker.errors.APIError as exc:
             raise SandboxError(f"docker exec failed in a fresh sandbox container too: {exc}") from exc
 
-    def put_archive(self, path: str, data: bytes) -> None:
+    def _lay_over(self) -> str:
+        """Lay the files setup generated (if this is a setup image that has some) over the worktree, once per
+        session, inside the container as the sandbox user; return a note for the first command's output when
+        that did not fully work (the tests may then miss a generated module, and should say why)."""
+        files = self._sandbox.generated_files()  # an engine that does not answer: tried again at the next run
+        self._laid_over = True
+        if not files:
+            return ""
+        result = self._run(layover.command(ARCHIVE, WORKSPACE), _LAYOVER_TIMEOUT_S, None)
+        self.layover, note = layover.outcome(result.output, result.passed)
+        log.log(logging.WARNING if note else logging.INFO, "job %s: setup's generated files laid over the worktree: "
+                "%s", self.job_id, self.layover or result.output[-2000:])
+        return note
+
+    def put_archive(self, path: str, data: bytes | IO[bytes]) -> None:
         """Extract a tar archive into the container at ``path`` (a copy, not a mount)."""
         with docker_errors("copy files into the sandbox"):
             self._live_container().put_archive(path, data)
@@ -232,7 +296,8 @@ class DockerSession:
         self._sync_ownership()
         kwargs = container_config(sandbox.image, sandbox.limits, sandbox.env, self.worktree, job_id=self.job_id,
                                   user=(self._uid, self._gid), network=sandbox.network,
-                                  writable_root=sandbox.writable_root, role=sandbox.role)
+                                  writable_root=sandbox.writable_root, role=sandbox.role,
+                                  results=self._results.path)
         container = None
         with docker_errors("start the sandbox container"):
             try:
@@ -248,6 +313,9 @@ class DockerSession:
                 ) from exc
         self._container = container
         self._probe = CgroupProbe(str(container.id))
+        # PYTEST_ADDOPTS the image or the sandbox's environment set: the report flags are appended to it.
+        env = ((container.attrs.get("Config") or {}).get("Env")) or []
+        self._base_addopts = next((e.split("=", 1)[1] for e in env if e.startswith("PYTEST_ADDOPTS=")), "")
         log.debug("job %s: sandbox container %s started", self.job_id, container.short_id)
 
     def _sync_ownership(self) -> None:
@@ -276,7 +344,7 @@ class DockerSession:
                 tty=False,
                 user=f"{self._uid}:{self._gid}",
                 workdir=WORKSPACE,
-                environment=dict(env) if env else None,
+                environment=self._results.begin(env or {}, self._base_addopts),
             )["Id"]
             stream = api.exec_start(exec_id, stream=True, demux=False)
         errors: list[BaseException] = []
@@ -309,6 +377,8 @@ class DockerSession:
             # before we looked (under load a fork bomb can burn out first): no run depends on a race.
             self._discard_container()
             notes += "\n[ai-fix: the sandbox hit a limit and was replaced; the next command starts fresh]\n"
+        # Read once nothing of the command can run any more (a timeout's report would be partial at best).
+        report = None if timed_out else self._results.read()
         return CommandResult(
             command=command,
             exit_code=exit_code,
@@ -318,6 +388,7 @@ class DockerSession:
             omitted_bytes=capture.omitted,
             oom_kills=oom_kills,
             forks_refused=forks_refused,
+            report=report,
         )
 
     def _leftover_processes(self) -> int:

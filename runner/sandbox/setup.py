@@ -17,7 +17,11 @@ so the image's pytest stays visible), which is part of the committed image and
 first on PATH in every sandbox. ``pip install -e .`` puts only a path hook into
 the venv: it points at ``/workspace``, where each job mounts its own worktree.
 Setup works on a throwaway copy of the worktree, so a cache hit and a miss leave
-the job's worktree in the same state, and setup cannot tamper with it.
+the job's worktree in the same state, and setup cannot tamper with it. What setup
+creates inside that copy (a generated ``_version.py``, an extension built in place)
+is found afterwards and stored in the image (``runner.sandbox.setup_output``); each
+run-phase session lays it over its own worktree. The result lists those files
+(``generated``) and, in ``warnings``, what was not kept and why.
 
 Reaching package indexes: the network settings (CA bundle, index URLs, proxies
 without credentials) come from :class:`SetupNetwork`, are handed to each setup
@@ -37,7 +41,6 @@ import tarfile
 import tempfile
 import time
 from collections.abc import Callable, Sequence
-from fnmatch import fnmatch
 from pathlib import Path
 
 import docker
@@ -47,15 +50,14 @@ import requests.exceptions
 from runner.ports import CommandResult, SetupResult
 from runner.sandbox.container import BASE_ENV, SETUP_DIR, VENV, SandboxLimits
 from runner.sandbox.errors import SandboxError, SandboxImageMissingError
-from runner.sandbox.session import DockerSandbox
-from runner.sandbox.setup_cache import SetupCache, evict_setup_images, image_labels, key_lock, touch_if_cached
+from runner.sandbox.session import DockerSandbox, DockerSession
+from runner.sandbox.setup_cache import SetupCache, evict_setup_images, find_cached, image_labels, key_lock
 from runner.sandbox.setup_key import setup_key
 from runner.sandbox.setup_network import CA_PATH, SetupNetwork
+from runner.sandbox.setup_output import LABEL as GENERATED_LABEL
+from runner.sandbox.setup_output import collect, decode_label, encode_label, wrap
 
 log = logging.getLogger(__name__)
-
-#: New top-level entries setup may leave in the worktree without a warning.
-_HARMLESS = ("*.egg-info", "build", "dist", "__pycache__", ".eggs", ".pytest_cache", "*.dist-info")
 
 #: Setup downloads and builds: more room than the run phase, same isolation otherwise.
 SETUP_LIMITS = SandboxLimits(memory_mb=4096, cpus=2.0, pids=1024, tmp_mb=1024, max_output_bytes=256 * 1024)
@@ -99,25 +101,37 @@ def prepare_image(
     cache = cache or SetupCache()
     key = setup_key(_image_id(client, base_image), worktree, commands, repo_key)
     tag = f"{cache.repository}:{key[:24]}"
-    if touch_if_cached(client, tag, key):
-        return SetupResult(image=tag, status="hit", output="", duration_s=time.monotonic() - started, key=key)
+    if hit := _cached(client, tag, key, started):
+        return hit
     with key_lock(cache, key):
-        if touch_if_cached(client, tag, key):  # a concurrent job built it while we waited
-            return SetupResult(image=tag, status="hit", output="", duration_s=time.monotonic() - started, key=key)
-        results, warnings = _build(client, base_image, worktree, commands, repo_key, key, tag,
-                                   network or SetupNetwork.from_host(), limits, timeout_s, job_id)
+        if hit := _cached(client, tag, key, started):  # a concurrent job built it while we waited
+            return hit
+        results, generated, warnings = _build(client, base_image, worktree, commands, repo_key, key, tag,
+                                              network or SetupNetwork.from_host(), limits, timeout_s, job_id)
     evict_setup_images(client, cache, keep=(tag,))
     output = "".join(f"$ {r.command}\n{r.output}" for r in results)
     return SetupResult(image=tag, status="built", output=output, duration_s=time.monotonic() - started,
-                       key=key, commands=tuple(results), warnings=warnings)
+                       key=key, commands=tuple(results), generated=generated, warnings=warnings)
 
 
 # --------------------------------------------------------------------------- internals
 
 
+def _cached(client: docker.DockerClient, tag: str, key: str, started: float) -> SetupResult | None:
+    """The result of a cache hit (what the image's setup generated and warned about is in its labels), or None."""
+    labels = find_cached(client, tag, key)
+    if labels is None:
+        return None
+    generated, warnings = decode_label(labels)
+    return SetupResult(image=tag, status="hit", output="", duration_s=time.monotonic() - started, key=key,
+                       generated=generated, warnings=warnings)
+
+
 def _build(client: docker.DockerClient, base_image: str, worktree: Path, commands: list[str], repo_key: str,
            key: str, tag: str, network: SetupNetwork, limits: SandboxLimits, timeout_s: float,
-           job_id: str | None) -> tuple[list[CommandResult], tuple[str, ...]]:
+           job_id: str | None) -> tuple[list[CommandResult], tuple[str, ...], tuple[str, ...]]:
+    """Run the commands on a copy of ``worktree``, keep what they generated in it, commit the image as ``tag``;
+    return the commands' results, the generated files kept and the warnings."""
     sandbox = DockerSandbox(client, image=base_image, limits=limits, network=network.network,
                             writable_root=True, role="setup")
     uid, gid, _ = sandbox.identity()
@@ -141,13 +155,33 @@ def _build(client: docker.DockerClient, base_image: str, worktree: Path, command
                 if command is not _VENV_COMMAND:
                     results.append(result)
             session.run(f"rm -f {CA_PATH}", 60)
-            warnings = _worktree_warnings(worktree, copy)
+            generated, warnings = _keep_generated(session, worktree, copy, scratch, (uid, gid))
             repository, name = tag.split(":", 1)
-            session.commit(repository, name, changes=_commit_changes(key, repo_key, _image_id(client, base_image)))
+            session.commit(repository, name, changes=_commit_changes(key, repo_key, _image_id(client, base_image),
+                                                                     generated, warnings))
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
-    log.info("setup of %s committed as %s", repo_key, tag)
-    return results, warnings
+    log.info("setup of %s committed as %s (%d generated file(s) kept)", repo_key, tag, len(generated))
+    return results, generated, warnings
+
+
+def _keep_generated(session: DockerSession, original: Path, copy: Path, scratch: Path,
+                    owner: tuple[int, int]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Store what setup created in the worktree copy at ``ARCHIVE`` in the container; return (kept, warnings)."""
+    try:
+        found = collect(original, copy, scratch / "generated.tar")
+    except OSError as exc:
+        return (), (f"could not look for the files setup generated in the worktree ({exc}); none are kept",)
+    warnings = found.warnings()
+    if found.archive is None:
+        return (), warnings
+    if not session.run("python3 -I -S -c pass", 60).passed:
+        return (), (*warnings, f"setup generated {len(found.files)} file(s) in the worktree "
+                    f"({', '.join(found.files[:5])}), not kept for the tests: the image has no python3 to lay "
+                    "them over the worktree")
+    with wrap(found.archive, scratch / "image.tar", *owner).open("rb") as data:
+        session.put_archive("/", data)
+    return tuple(found.files), warnings
 
 
 # A venv that sees the image's own packages (pytest); pip comes from the system
@@ -179,8 +213,11 @@ def _joined(results: list[CommandResult]) -> str:
     return "".join(f"$ {r.command}\n{r.output}" for r in results)
 
 
-def _commit_changes(key: str, repo_key: str, base_id: str) -> list[str]:
+def _commit_changes(key: str, repo_key: str, base_id: str, generated: tuple[str, ...],
+                    warnings: tuple[str, ...]) -> list[str]:
     labels = image_labels(key, repo_key, base_id)
+    if generated or warnings:
+        labels[GENERATED_LABEL] = encode_label(generated, warnings)
     return [
         "LABEL " + " ".join(f"{name}={json.dumps(value)}" for name, value in labels.items()),
         f"ENV VIRTUAL_ENV={VENV} PATH={BASE_ENV['PATH']}",
@@ -202,16 +239,6 @@ def _setup_tar(uid: int, gid: int, ca_bundle: Path | None) -> bytes:
             info.size, info.mode, info.uid, info.gid = len(data), 0o644, uid, gid
             tar.addfile(info, io.BytesIO(data))
     return buf.getvalue()
-
-
-def _worktree_warnings(original: Path, copy: Path) -> tuple[str, ...]:
-    new = sorted({p.name for p in copy.iterdir()} - {p.name for p in original.iterdir()})
-    kept = [n for n in new if not any(fnmatch(n, pattern) for pattern in _HARMLESS)]
-    if not kept:
-        return ()
-    return (f"setup wrote {', '.join(kept)} into the worktree; each job gets a fresh worktree, so these are "
-            f"not kept. Install into {SETUP_DIR} instead (the venv {VENV} is on PATH; for npm use "
-            f"`--prefix {SETUP_DIR}/node` and NODE_PATH).",)
 
 
 def _image_id(client: docker.DockerClient, image: str) -> str:

@@ -13,7 +13,7 @@ import fcntl
 import logging
 import os
 import tempfile
-from collections.abc import Collection, Iterator
+from collections.abc import Collection, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -58,17 +58,18 @@ def image_labels(key: str, repo_key: str, base_id: str) -> dict[str, str]:
             REPO_LABEL: repo_key, BASE_LABEL: base_id}
 
 
-def touch_if_cached(client: docker.DockerClient, tag: str, key: str) -> bool:
-    """True if ``tag`` is this key's image; re-tagging marks it recently used for eviction."""
+def find_cached(client: docker.DockerClient, tag: str, key: str) -> Mapping[str, str] | None:
+    """The labels of ``tag`` if it is this key's image, else None; re-tagging marks it recently used for eviction."""
     try:
         info = client.api.inspect_image(tag)
-        if ((info.get("Config") or {}).get("Labels") or {}).get(KEY_LABEL) != key:
-            return False
+        labels: Mapping[str, str] = (info.get("Config") or {}).get("Labels") or {}
+        if labels.get(KEY_LABEL) != key:
+            return None
         repository, name = tag.split(":", 1)
         client.api.tag(info["Id"], repository, name)
-        return True
+        return labels
     except docker.errors.NotFound:
-        return False
+        return None
     except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
         raise SandboxError(f"could not look up the setup cache image {tag}: {exc}") from exc
 

@@ -1,4 +1,4 @@
-"""Docker fixtures of the sandbox, hostile-repository and setup-phase tests.
+"""Docker fixtures of the sandbox, hostile-repository and setup-phase tests (and of solve's one Docker test).
 
 Only these fixtures live here; they start nothing unless a test asks for them.
 Docker is required: the fixtures fail, never skip, when the
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import ipaddress
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from runner.sandbox.container import SandboxLimits
 from runner.sandbox.engine import docker_client_from_env
 from runner.sandbox.errors import DockerUnavailableError
 from runner.sandbox.session import DockerSandbox
+from runner.sandbox.setup_cache import SetupCache
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 BUILD_SCRIPT = REPO_ROOT / "deploy" / "sandbox" / "build.sh"
@@ -74,3 +76,14 @@ def no_leftovers(docker_client: docker.DockerClient) -> Iterator[None]:
     for container in mine:
         container.remove(force=True)
     assert not mine, f"left behind: {[c.name for c in mine]}"
+
+
+@pytest.fixture
+def cache(docker_client: docker.DockerClient, tmp_path: Path) -> Iterator[SetupCache]:
+    """A private setup cache: its own image repository name (``ai-fix-setup-test-<id>``), so that eviction in
+    a test never touches the cache of another process on the same engine; its images are removed at the end."""
+    repository = f"ai-fix-setup-test-{uuid.uuid4().hex[:8]}"
+    yield SetupCache(repository=repository, lock_dir=tmp_path / "locks")
+    for image in docker_client.images.list(name=repository):
+        for tag in image.tags:
+            docker_client.images.remove(tag)

@@ -416,3 +416,39 @@ def test_a_module_that_does_not_import_at_baseline_stops_an_issue_not_about_the_
 ])
 def test_which_issues_are_about_the_tests(text: str, about: bool) -> None:
     assert about_the_tests(text, PYTEST, ["calc.py", "test_calc.py", "tests/__init__.py"]) is about
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_what_setup_generates_is_tested_against_and_never_committed(
+    tmp_path: Path, sandbox_image: str, cache: object
+) -> None:
+    """In the real sandbox: setup writes `_version.py` into the tree (as setuptools-scm does); the tests import it,
+    so they pass only if it reaches them, and the pushed commit holds the edit alone."""
+    import json
+
+    from runner.sandbox.factory import DockerFactory
+    from runner.sandbox.setup_cache import SetupCache
+    from tests.runner.repos import CALC, CALC_TESTS
+
+    assert isinstance(cache, SetupCache)  # the private setup cache of tests/runner/conftest.py
+    generate = "python3 -c \"open('_version.py', 'w').write('version = 3\\n')\""
+    tests = CALC_TESTS + "\n\ndef test_version():\n    from _version import version\n\n    assert version == 3\n"
+    config = f"setup:\n  - {json.dumps(generate)}\ntest: python3 -m pytest -q -p no:cacheprovider\n"
+    origin = make_origin(tmp_path, {"calc.py": CALC, "test_calc.py": tests}, config=config)
+    factory = DockerFactory(sandbox_image, cache=cache)
+    request = SolveRequest(clone_url=str(origin), git_env={}, base_branch="main", branch="ai-fix/issue-1",
+                           issue=Issue(1, "add subtracts", "add(2, 3) is -1"),
+                           default_models=ModelPair("openai/senior", "openai/junior"))
+    outcome = solve(request, SolveDeps(workspace=Workspace(tmp_path / "ws"), chat=ScriptedChat("plan", EDIT),
+                                       sandbox=factory, setup=factory.prepare))
+    assert outcome.verdict is Verdict.PLAUSIBLE, outcome
+    assert outcome.setup is not None and outcome.setup.generated == ("_version.py",)
+    baseline = outcome.baseline
+    assert baseline is not None and baseline.report is not None and baseline.report.count("<failure") == 1
+    assert 'name="test_version"' in baseline.report  # ran (and passed) at baseline already
+    assert outcome.changed_files == ["calc.py"] and "_version" not in outcome.diff
+    tree = subprocess.run(["git", "ls-tree", "-r", "--name-only", "ai-fix/issue-1"], cwd=origin, capture_output=True,
+                          text=True, check=True).stdout.split()
+    assert tree == [".github/ai-fix.yml", "calc.py", "test_calc.py"]
+    assert not list((tmp_path / "ws" / "worktrees").iterdir())

@@ -84,3 +84,16 @@ def test_python_dash_m_entry_point(repo: Path, sandbox_image: str) -> None:
         capture_output=True, text=True, cwd=REPO_ROOT, timeout=120, check=False,
     )
     assert (proc.returncode, proc.stdout) == (5, "hi\n"), proc.stderr
+
+
+def test_setup_output_and_the_report_flags_are_there_as_in_a_job(
+    repo: Path, sandbox_image: str, cleanup_images: None, capsys: pytest.CaptureFixture[str], no_leftovers: None
+) -> None:
+    (repo / "test_gen.py").write_text("from _generated import VALUE\n\ndef test_gen():\n    assert VALUE == 7\n")
+    setup = "echo 'VALUE = 7' > _generated.py"
+    command = "python -m pytest -q -p no:cacheprovider | tail -1; echo $PYTEST_ADDOPTS"
+    assert cli("--repo", str(repo), "--setup", setup, "--", command) == 0
+    out, err = capsys.readouterr()
+    assert "2 passed" in out and "--junitxml=/ai-fix/results/junit.xml -o junit_family=xunit1" in out, out
+    assert "setup generated 1 file(s) in the source tree, laid over the worktree before CMD: _generated.py" in err
+    assert not (repo / "_generated.py").exists()

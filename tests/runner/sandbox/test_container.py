@@ -22,6 +22,7 @@ from runner.sandbox.container import (
     container_config,
 )
 from runner.sandbox.host import owner_token
+from runner.sandbox.results import RESULTS_DIR
 
 
 def test_limits_reject_nonsense() -> None:
@@ -58,3 +59,14 @@ def test_only_setup_loosens_the_network_and_the_root(tmp_path: Path) -> None:
     assert (config["network_mode"], config["read_only"], config["labels"][ROLE_LABEL]) == ("bridge", False, "setup")
     assert [m["Target"] for m in config["mounts"]] == [WORKSPACE]
     assert config["cap_drop"] == ["ALL"] and config["security_opt"] == ["no-new-privileges"]
+
+
+def test_the_results_directory_is_the_one_other_writable_mount_and_lies_outside_the_worktree(tmp_path: Path) -> None:
+    results = tmp_path / "results"
+    config = container_config("img:1", SandboxLimits(), BASE_ENV, tmp_path / "wt", job_id="j", user=(1, 1),
+                              results=results)
+    assert [dict(m) for m in config["mounts"]] == [
+        {"Target": WORKSPACE, "Source": str(tmp_path / "wt"), "Type": "bind", "ReadOnly": False},
+        {"Target": RESULTS_DIR, "Source": str(results), "Type": "bind", "ReadOnly": False},
+    ]
+    assert not RESULTS_DIR.startswith(f"{WORKSPACE}/")

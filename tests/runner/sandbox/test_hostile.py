@@ -30,6 +30,7 @@ import pytest
 
 from runner.sandbox.container import SANDBOX_UID, TIMEOUT_EXIT_CODE
 from runner.sandbox.host import sync_ownership
+from runner.sandbox.results import ADDOPTS
 from runner.sandbox.session import DockerSandbox, DockerSession
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(300)]
@@ -148,8 +149,11 @@ def test_reading_the_environment_finds_no_app_secret(
         assert value not in result.output and name not in result.output
     names = eval(result.output.split("ENV ", 1)[1].splitlines()[0])  # noqa: S307 - our own script's list
     image_env = docker_client.images.get(sandbox.image).attrs["Config"]["Env"] or []
-    allowed = set(sandbox.env) | {e.split("=", 1)[0] for e in image_env} | {"HOSTNAME", "PWD"}
+    # PYTEST_ADDOPTS is the sandbox's own: where pytest writes its report (checked to the letter below).
+    allowed = set(sandbox.env) | {e.split("=", 1)[0] for e in image_env} | {"HOSTNAME", "PWD", "PYTEST_ADDOPTS"}
     assert set(names) <= allowed, set(names) - allowed
+    addopts = session.run("printenv PYTEST_ADDOPTS", timeout_s=60)
+    assert addopts.output == f"{ADDOPTS}\n"
     for path in ("/run/secrets", "/var/run/docker.sock", "/root/.docker", "/etc/ai-fix"):
         assert f"{path} absent" in result.output
     assert_unaffected(session, docker_client)
@@ -313,4 +317,67 @@ def test_a_gigabyte_of_output_is_capped_and_never_stored(
     assert container_id is not None
     info = docker_client.api.inspect_container(container_id)
     assert info["HostConfig"]["LogConfig"]["Type"] == "none" and not info["LogPath"]
+    assert_unaffected(session, docker_client)
+
+
+# --------------------------------------------------------------------------- the test report
+
+
+REPORT_ATTACKS = {
+    # Swapped after pytest wrote it, from a hook that runs last: the App would read the target, if it followed.
+    "link to /etc/shadow": "os.symlink('/etc/shadow', path)",
+    "link to a host file": "os.symlink(HOST_SECRET, path)",
+    "relative link out": "os.symlink('../../../../..' + HOST_SECRET, path)",
+    "fifo": "os.mkfifo(path)",  # a blocking open would hang the App
+    "a gigabyte": "open(path, 'wb').truncate(1 << 30)",
+    "directory": "os.mkdir(path)",
+}
+
+
+@pytest.mark.parametrize("attack", REPORT_ATTACKS)
+def test_a_report_swapped_for_something_else_is_refused_and_never_followed(
+    session: DockerSession, repo: Path, docker_client: docker.DockerClient, tmp_path: Path, attack: str
+) -> None:
+    secret = tmp_path / "host-secret.xml"
+    secret.write_text(f"<testsuites><testsuite name='HOST-SECRET-{uuid.uuid4().hex}'/></testsuites>")
+    (repo / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    (repo / "conftest.py").write_text(textwrap.dedent(f"""
+        import os, shlex
+        HOST_SECRET = {str(secret)!r}
+
+        def pytest_unconfigure(config):
+            path = shlex.split(os.environ["PYTEST_ADDOPTS"])[0].split("=", 1)[1]
+            os.unlink(path)
+            {REPORT_ATTACKS[attack]}
+            print("PLANTED", path)
+        """))
+    started = time.monotonic()
+    result = session.run("python -m pytest -q -p no:cacheprovider", timeout_s=120)
+    assert result.passed and "1 passed" in result.output and "PLANTED /ai-fix/results/junit.xml" in result.output
+    assert result.report is None
+    assert time.monotonic() - started < 60
+    assert "HOST-SECRET" not in result.output
+    # The next command's report is its own again: the directory was emptied.
+    (repo / "conftest.py").unlink()
+    again = session.run("python -m pytest -q -p no:cacheprovider", timeout_s=120)
+    assert again.report is not None and 'name="test_ok"' in again.report
+    assert_unaffected(session, docker_client)
+
+
+def test_pytest_writing_through_a_planted_link_reaches_no_host_file(
+    session: DockerSession, repo: Path, docker_client: docker.DockerClient, tmp_path: Path
+) -> None:
+    """Planted before pytest writes: the link resolves inside the container, never on the host."""
+    secret = tmp_path / "host-file.txt"
+    secret.write_text("untouched")
+    (repo / "test_ok.py").write_text("def test_ok():\n    assert True\n")
+    (repo / "conftest.py").write_text(textwrap.dedent(f"""
+        import os, shlex
+        path = shlex.split(os.environ["PYTEST_ADDOPTS"])[0].split("=", 1)[1]
+        os.symlink({str(secret)!r}, path)
+        os.symlink("/etc/passwd", os.path.join(os.path.dirname(path), "passwd"))
+        """))
+    result = session.run("python -m pytest -q -p no:cacheprovider", timeout_s=120)
+    assert result.report is None
+    assert secret.read_text() == "untouched"
     assert_unaffected(session, docker_client)

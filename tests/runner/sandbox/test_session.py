@@ -10,11 +10,13 @@ reaping leftovers is in test_reap.py, the host-side helpers in test_host.py.
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import tracemalloc
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from xml.etree import ElementTree
 
 import docker
 import docker.errors
@@ -22,6 +24,7 @@ import pytest
 
 from runner.sandbox.container import SANDBOX_UID, TIMEOUT_EXIT_CODE
 from runner.sandbox.errors import DockerUnavailableError, SandboxClosedError, SandboxImageMissingError
+from runner.sandbox.results import ADDOPTS
 from runner.sandbox.session import DockerSandbox, DockerSession
 from tests.runner.conftest import gone
 
@@ -203,3 +206,84 @@ def test_unreachable_engine_is_a_typed_error(tmp_path: Path) -> None:
     client = docker.DockerClient(base_url=f"unix://{tmp_path}/no-such.sock", version="1.41", timeout=5)
     with pytest.raises(DockerUnavailableError, match="cannot reach the Docker engine"):
         DockerSandbox(client).start(tmp_path)
+
+
+# --------------------------------------------------------------------------- the structured test report
+
+
+def _cases(report: str | None) -> dict[str, str]:
+    """testcase `file::name` -> "passed" / "failed" / "error" / "skipped", from the report pytest wrote."""
+    assert report is not None
+    outcomes = {}
+    for case in ElementTree.fromstring(report).iter("testcase"):
+        outcome = next((child.tag for child in case if child.tag in ("failure", "error", "skipped")), "passed")
+        outcomes[f"{case.get('file')}::{case.get('name')}"] = outcome.replace("failure", "failed")
+    return outcomes
+
+
+@pytest.mark.docker
+def test_pytest_reports_every_test_outside_the_worktree(session: DockerSession, shared_worktree: Path) -> None:
+    (shared_worktree / "test_params.py").write_text(
+        "import pytest\n\n@pytest.mark.parametrize('x', ['a b', 'ünï \"q\"'])\ndef test_p(x):\n"
+        "    assert x == 'a b'\n")
+    try:
+        result = session.run("python -m pytest -q -p no:cacheprovider test_tiny.py test_params.py", timeout_s=120)
+    finally:
+        (shared_worktree / "test_params.py").unlink()
+    assert result.exit_code == 1, result.output
+    # Ids as pytest reports them: the space and the quotes kept, non-ASCII escaped (as on the console).
+    assert _cases(result.report) == {"test_tiny.py::test_answer": "passed", "test_params.py::test_p[a b]": "passed",
+                                     'test_params.py::test_p[\\xfcn\\xef "q"]': "failed"}
+    assert not list(shared_worktree.glob("*.xml"))  # nothing of the report in what gets diffed
+    plain = session.run("echo no tests here", timeout_s=30)
+    assert plain.passed and plain.report is None  # the previous command's report is not this one's
+
+
+@pytest.mark.docker
+def test_the_report_flags_are_appended_to_the_sandboxes_own_pytest_addopts(
+    docker_client: docker.DockerClient, sandbox_image: str, shared_worktree: Path
+) -> None:
+    sandbox = DockerSandbox(docker_client, image=sandbox_image, env={"PYTEST_ADDOPTS": "-p no:cacheprovider -rA"})
+    with sandbox.start(shared_worktree) as s:
+        base = s.run("printenv PYTEST_ADDOPTS", timeout_s=30)
+        assert base.output == f"-p no:cacheprovider -rA {ADDOPTS}\n"
+        own = s.run("printenv PYTEST_ADDOPTS", timeout_s=30, env={"PYTEST_ADDOPTS": "-x"})
+        assert own.output == f"-x {ADDOPTS}\n"
+        tests = s.run("python -m pytest -q test_tiny.py", timeout_s=120)
+    assert tests.passed and "PASSED test_tiny.py::test_answer" in tests.output  # -rA still applies
+    assert _cases(tests.report) == {"test_tiny.py::test_answer": "passed"}
+
+
+@pytest.mark.docker
+def test_a_timed_out_command_has_no_report(session: DockerSession) -> None:
+    result = session.run("python -m pytest -q -p no:cacheprovider test_tiny.py && sleep 60", timeout_s=5)
+    assert result.timed_out and "1 passed" in result.output  # pytest finished and wrote its report...
+    assert result.report is None  # ...but a command killed for its timeout reports nothing
+
+
+@pytest.mark.docker
+def test_a_nested_failing_session_is_not_the_report_of_the_passing_test_that_ran_it(
+    session: DockerSession, shared_worktree: Path
+) -> None:
+    """A test that runs pytest in a subprocess (as pytest's own tests do with -rA) prints FAILED lines, and the
+    inner session inherits PYTEST_ADDOPTS and writes the same file; the outer session writes it last."""
+    inner = shared_worktree / "inner"
+    inner.mkdir()
+    (inner / "test_inner.py").write_text("def test_inner_fails():\n    assert False\n")
+    (shared_worktree / "test_outer.py").write_text(
+        "import os, shlex, subprocess, sys\n\n"
+        "def test_outer():\n"
+        "    proc = subprocess.run([sys.executable, '-m', 'pytest', '-rA', '-p', 'no:cacheprovider', 'inner'],\n"
+        "                          capture_output=True, text=True)\n"
+        "    print(proc.stdout)\n"
+        "    assert proc.returncode == 1 and 'FAILED inner/test_inner.py::test_inner_fails' in proc.stdout\n"
+        "    report = shlex.split(os.environ['PYTEST_ADDOPTS'])[0].split('=', 1)[1]\n"
+        "    assert 'test_inner_fails' in open(report).read()  # the inner session did write the same file\n")
+    try:
+        result = session.run("python -m pytest -rA -p no:cacheprovider test_outer.py", timeout_s=120)
+    finally:
+        (shared_worktree / "test_outer.py").unlink()
+        shutil.rmtree(inner)
+    assert result.passed, result.output
+    assert "FAILED inner/test_inner.py::test_inner_fails" in result.output  # what a console scan would misread
+    assert _cases(result.report) == {"test_outer.py::test_outer": "passed"}

@@ -8,6 +8,7 @@ in test_setup_network.py, eviction and the per-key lock in test_setup_cache.py.
 
 from __future__ import annotations
 
+import os
 import shutil
 import uuid
 from pathlib import Path
@@ -16,7 +17,7 @@ import docker
 import docker.errors
 import pytest
 
-from runner.sandbox.container import VENV, SandboxLimits
+from runner.sandbox.container import SANDBOX_UID, VENV, SandboxLimits
 from runner.sandbox.errors import SandboxImageMissingError
 from runner.sandbox.session import DockerSandbox
 from runner.sandbox.setup import SetupFailedError, prepare_image
@@ -138,3 +139,108 @@ def test_a_missing_base_image_gets_the_same_hint_as_a_session(docker_client: doc
         DockerSandbox(docker_client, image=missing).check()
     assert str(from_setup.value) == str(from_session.value)
     assert "deploy/sandbox/build.sh" in from_setup.value.hint
+
+
+# --------------------------------------------------------------------------- what setup generates in the tree
+
+GENERATED_TEST = """\
+import os, stat
+from pkg import _version, xxlimited
+
+def test_generated_version():
+    assert _version.version == "1.2.3"
+
+def test_extension_built_in_place():
+    assert xxlimited.Xxo and os.stat(xxlimited.__file__).st_mode & stat.S_IXUSR
+"""
+GENERATE = [
+    # What setuptools-scm does when it writes its version file.
+    "python -c \"import pathlib; pathlib.Path('pkg/_version.py').write_text('version = \\'1.2.3\\'\\n')\"",
+    # Stands in for `build_ext --inplace` (the image has no compiler): a real extension module for this Python,
+    # placed in the package with its mode, as the build leaves it; plus the object files a build leaves behind.
+    "python -c \"import importlib.util, shutil; shutil.copy(importlib.util.find_spec('xxlimited').origin, 'pkg/')\""
+    " && chmod 755 pkg/xxlimited.*.so && mkdir -p build/temp && touch build/temp/xxlimited.o",
+]
+
+
+def generating_repo(root: Path) -> Path:
+    (root / "pkg").mkdir(parents=True)
+    (root / "pkg" / "__init__.py").write_text("")
+    (root / "pyproject.toml").write_text('[project]\nname = "pkg"\nversion = "0"\n')
+    (root / "test_generated.py").write_text(GENERATED_TEST)
+    return root
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_what_setup_generates_in_the_tree_reaches_the_tests(
+    docker_client: docker.DockerClient, sandbox_image: str, cache: SetupCache, tmp_path: Path, no_leftovers: None
+) -> None:
+    repo = generating_repo(tmp_path / "repo")
+    before = run_in(docker_client, sandbox_image, repo, "python -m pytest -q -p no:cacheprovider; true")
+    assert "ModuleNotFoundError" in before or "ImportError" in before  # without setup: what the issue saw
+
+    result = prepare_image(docker_client, sandbox_image, repo, GENERATE, "https://example.test/gen.git", cache=cache)
+    assert result.status == "built" and result.warnings == (), result.output
+    so_name = next(name for name in result.generated if name.endswith(".so"))
+    assert result.generated == ("pkg/_version.py", so_name) and so_name.startswith("pkg/xxlimited.")
+    assert not (repo / "pkg" / "_version.py").exists()  # setup ran on a copy; the job's worktree is untouched
+
+    job = shutil.copytree(repo, tmp_path / "job")
+    with DockerSandbox(docker_client, image=result.image).start(job) as session:
+        tests = session.run("python -m pytest -q -p no:cacheprovider", timeout_s=120)
+        assert session.layover is not None and session.layover["laid"] == 2
+    assert tests.passed and "2 passed" in tests.output, tests.output
+    assert tests.report is not None and tests.report.count("<testcase ") == 2 and "<failure" not in tests.report
+    assert (job / "pkg" / "_version.py").read_text() == "version = '1.2.3'\n"
+    assert os.stat(job / so_name).st_uid == SANDBOX_UID and not (job / "build").exists()
+
+    # The next job hits the cache and is told the same; the attempt's own version of a generated file wins.
+    hit = prepare_image(docker_client, sandbox_image, repo, GENERATE, "https://example.test/gen.git", cache=cache)
+    assert (hit.status, hit.generated, hit.warnings) == ("hit", result.generated, ())
+    edited = shutil.copytree(repo, tmp_path / "edited")
+    (edited / "pkg" / "_version.py").write_text("version = '9.9.9'  # the attempt's edit\n")
+    with DockerSandbox(docker_client, image=hit.image).start(edited) as session:
+        seen = session.run("python -c 'from pkg import _version, xxlimited; print(_version.version)'", timeout_s=60)
+        assert session.layover is not None
+        assert (session.layover["laid"], session.layover["kept"]) == (1, 1)
+        assert session.layover["kept_names"] == ["pkg/_version.py"]
+    assert seen.passed and seen.output.startswith("9.9.9\n"), seen.output
+    assert (edited / "pkg" / "_version.py").read_text() == "version = '9.9.9'  # the attempt's edit\n"
+
+
+SCM_PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=64", "setuptools-scm>=8"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "scmpkg"
+dynamic = ["version"]
+
+[tool.setuptools_scm]
+version_file = "src/scmpkg/_version.py"
+"""
+
+
+@pytest.mark.docker
+@pytest.mark.timeout(600)
+def test_setuptools_scm_version_file_reaches_the_tests(
+    docker_client: docker.DockerClient, sandbox_image: str, cache: SetupCache, tmp_path: Path, no_leftovers: None
+) -> None:
+    """The issue's case, with the real setuptools-scm from PyPI: an editable install writes the version file
+    into the source tree (the copy has no .git, so the version is given, as a checkout without tags needs)."""
+    repo = tmp_path / "repo"
+    (repo / "src" / "scmpkg").mkdir(parents=True)
+    (repo / "pyproject.toml").write_text(SCM_PYPROJECT)
+    (repo / "src" / "scmpkg" / "__init__.py").write_text("from ._version import version as __version__\n")
+    (repo / "test_version.py").write_text("import scmpkg\n\ndef test_version():\n"
+                                          "    assert scmpkg.__version__ == '4.5.6'\n")
+    setup = ["SETUPTOOLS_SCM_PRETEND_VERSION=4.5.6 pip install -e ."]
+    result = prepare_image(docker_client, sandbox_image, repo, setup, "https://example.test/scm.git", cache=cache,
+                           network=SetupNetwork.from_host())
+    assert result.status == "built", result.output
+    assert "src/scmpkg/_version.py" in result.generated
+    assert all(name.startswith(("src/scmpkg/_version.py", "src/scmpkg.egg-info/")) for name in result.generated)
+    tests = run_in(docker_client, result.image, repo, "python -m pytest -q -p no:cacheprovider")
+    assert "1 passed" in tests

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from runner.sandbox.setup_key import dependency_files, setup_key
+from runner.sandbox.setup_output import POLICY
 from tests.runner.sandbox.conftest import PYPROJECT, make_repo
 
 
@@ -42,3 +45,18 @@ def test_key_ignores_what_the_walk_skips(tmp_path: Path) -> None:
     assert setup_key("sha256:base", tmp_path, ["pip install -e ."], "https://x/r.git") == key
     (tmp_path / "a" / "b" / "c" / "requirements.txt").write_text("six\n")  # within the walk's depth
     assert setup_key("sha256:base", tmp_path, ["pip install -e ."], "https://x/r.git") != key
+
+
+def test_key_follows_what_decides_the_kept_setup_output(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An extension built in place is kept in the image: a commit changing its C source must build it again,
+    and so must a change of what is kept. Editing Python code still reuses the image."""
+    make_repo(tmp_path)
+    (tmp_path / "src" / "tinypkg" / "_speedups.c").write_text("int answer(void) { return 42; }\n")
+    key = setup_key("sha256:base", tmp_path, ["python setup.py build_ext --inplace"], "https://x/r.git")
+    (tmp_path / "src" / "tinypkg" / "__init__.py").write_text("ANSWER = 42\n")
+    assert setup_key("sha256:base", tmp_path, ["python setup.py build_ext --inplace"], "https://x/r.git") == key
+    (tmp_path / "src" / "tinypkg" / "_speedups.c").write_text("int answer(void) { return 43; }\n")
+    changed = setup_key("sha256:base", tmp_path, ["python setup.py build_ext --inplace"], "https://x/r.git")
+    assert changed != key
+    monkeypatch.setattr("runner.sandbox.setup_key.POLICY", {**POLICY, "max_files": 1})
+    assert setup_key("sha256:base", tmp_path, ["python setup.py build_ext --inplace"], "https://x/r.git") != changed
