@@ -3,7 +3,7 @@
 Two loops, so a `/cancel` or a permission check never waits behind a job of many minutes:
 - control: `new` jobs -> authorise by repository permission; runs become `queued`, cancels and
   replies are answered at once;
-- run: `queued` run jobs -> runner.solve -> push, pull request, progress comment.
+- run: `queued` run jobs -> runner (solve) -> push, pull request, progress comment.
 """
 
 from __future__ import annotations

@@ -4,7 +4,7 @@ A job goes in as a `SolveRequest` with its `SolveDeps` (workspace, model, sandbo
 and an `Outcome` comes back: plain data the bot renders for GitHub. The runner knows nothing of
 GitHub or HTTP. Behind this face, by concern:
 
-- `solve`, `attempts`, `engine`, `replies`: the order of work (workspace, config, setup and baseline,
+- `job` (`solve`), `attempts`, `engine`, `replies`: the order of work (workspace, config, setup and baseline,
   attempts, commit), the attempt loop keeping the best, and one attempt's conversation with the Senior
   and the Junior; `limits`: cost, time and cancel as typed stops;
 - `checks/`: each attempt's sandbox, lint and test results, compared with the untouched tree;
@@ -32,6 +32,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for the type checker; at run time 
     from runner.errors import Cancelled, CostLimitReached, GitError, ModelError, RepoConfigError, RunnerError
     from runner.file_kinds import is_test_path
     from runner.git import git as run_git
+    from runner.job import Overrides, SolveDeps, SolveRequest, solve
     from runner.llm import LiteLLMChat, RetryPolicy
     from runner.models import DEFAULT_ALIASES, ModelPair, UnknownModel, resolve
     from runner.outcome import Attempt, LLMCall, Outcome, TestCounts, Verdict
@@ -48,7 +49,6 @@ if TYPE_CHECKING:  # the same names, eagerly, for the type checker; at run time 
         SetupRunner,
     )
     from runner.sandbox.factory import DockerFactory
-    from runner.solve import Overrides, SolveDeps, SolveRequest, solve
     from runner.workspace import Workspace, Worktree
 
 # name -> (module, attribute). Loaded lazily (PEP 562) because every `import runner.x` runs this file first: an
@@ -67,7 +67,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
         "ChatModel", "CommandResult", "Completion", "Issue", "MapFactory", "Message", "SandboxFactory",
         "SandboxSession", "SetupResult", "SetupRunner")},
     "DockerFactory": ("runner.sandbox.factory", "DockerFactory"),
-    **{name: ("runner.solve", name) for name in ("Overrides", "SolveDeps", "SolveRequest", "solve")},
+    **{name: ("runner.job", name) for name in ("Overrides", "SolveDeps", "SolveRequest", "solve")},
     **{name: ("runner.workspace", name) for name in ("Workspace", "Worktree")},
 }
 

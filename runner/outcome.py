@@ -132,7 +132,7 @@ class Attempt:
 
 @dataclass(frozen=True)
 class Outcome:
-    """Built once, when the job ends, from what it did (see `runner.solve`); nothing changes it afterwards."""
+    """Built once, when the job ends, from what it did (see `runner.job`); nothing changes it afterwards."""
 
     verdict: Verdict
     issue_number: int

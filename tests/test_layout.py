@@ -48,11 +48,19 @@ def test_the_faces_names_all_exist_and_load_lazily() -> None:
     assert absent == []
 
 
+def test_no_name_of_the_face_is_also_a_runner_module() -> None:
+    """Importing `runner.x` binds `x` on the package, so an exported `x` that is also a module would turn into the
+    module whenever something imported it first (a lazy face cannot win that race)."""
+    modules = {p.stem for p in (ROOT / "runner").glob("*.py")} | {p.name for p in (ROOT / "runner").iterdir()
+                                                                    if (p / "__init__.py").exists()}
+    assert modules & set(runner.__all__) == set()
+
+
 def test_importing_a_runner_module_does_not_import_the_whole_runner() -> None:
     """Every `import runner.x` runs the face first: the repo map's parse helpers must not pay for the engine."""
     code = "import sys, runner.repomap.index; print(sorted(m for m in sys.modules if m.startswith(('runner', 'pyd'))))"
     loaded = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT).stdout
-    for heavy in ("runner.solve", "runner.engine", "runner.repo_config", "pydantic"):
+    for heavy in ("runner.job", "runner.engine", "runner.repo_config", "pydantic"):
         assert f"'{heavy}'" not in loaded, loaded
 
 

@@ -30,10 +30,10 @@ from typing import Any
 from bench.oracle.noise import NOISES, DiffError, diff_to_blocks, render
 from runner.errors import GitError
 from runner.git import git
+from runner.job import Overrides, SolveDeps, SolveRequest, solve
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import ModelPair
 from runner.ports import Issue, SandboxSession
-from runner.solve import Overrides, SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 from tests.doubles.llm.server import LLMDouble
 

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 
 from runner import context
+from runner.job import SolveDeps, SolveRequest, solve
 from runner.llm import LiteLLMChat, RetryPolicy
 from runner.models import ModelPair
 from runner.outcome import Outcome, Verdict
 from runner.ports import Issue, MapFactory, SandboxSession
-from runner.solve import SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 from tests.doubles.llm.replies import Reply
 from tests.doubles.llm.server import LLMDouble

@@ -11,10 +11,10 @@ from pathlib import Path
 import pytest
 
 from runner.errors import ModelError, RunnerError
+from runner.job import SolveDeps, SolveRequest, about_the_tests, solve
 from runner.models import ModelPair
 from runner.outcome import Verdict
 from runner.ports import CommandResult, Completion, Issue, Message, SandboxSession, SetupResult, SetupRunner
-from runner.solve import SolveDeps, SolveRequest, about_the_tests, solve
 from runner.workspace import Workspace, Worktree
 from tests.runner.repos import (
     CALC,
