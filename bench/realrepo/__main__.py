@@ -16,13 +16,13 @@ not against the engine's reading it is testing. Prints a table; writes `bench/re
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import re
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -89,11 +89,10 @@ def run_one(inst: Instance, kind: Kind, ws: Workspace, llm: LLMDouble, chat: Lit
             cache: dict[str, Any]) -> Row:
     row, spec = inst.row, inst.spec
     iid = row["instance_id"]
-    read: Callable[[str], str | None] = lambda path: show(inst.origin, row["base_commit"], path)  # noqa: E731
+    read = functools.partial(show, inst.origin, row["base_commit"])
     breaks = spec.regression.breaks if spec.regression else ()
     try:
-        blocks = controls.blocks_for(kind, row["patch"], read, row["gold_files"][0],
-                                     spec.import_break or row["gold_files"][0], spec.regression)
+        blocks = controls.blocks_for(kind, row["patch"], read, row["gold_files"][0], spec.regression)
     except (DiffError, controls.ControlError) as exc:
         return Row(iid, kind, EXPECTED[kind], result="invalid", why=f"cannot write the edit: {exc}")
     llm.reset()

@@ -4,8 +4,9 @@
 - `noop`: a comment line appended to the first gold file: a real edit that changes no behaviour.
 - `regression`: the instance's own edit (`bench.realrepo.instances.Regression`) that breaks tests with
   spaces in their ids.
-- `import_break`: a `raise` appended to a module the tests import, so the test module cannot be collected
-  and no test runs. It is valid Python, so the edit passes the engine's own lint and reaches the tests.
+- `import_break`: a `raise` appended to the first gold file, a module the tests import, so the test module
+  (or its conftest) cannot be imported and no test runs. It is valid Python, so the edit passes the
+  engine's own lint and reaches the tests.
 """
 
 from __future__ import annotations
@@ -26,19 +27,20 @@ class ControlError(ValueError):
 
 
 def blocks_for(kind: Kind, patch: str, read: Callable[[str], str | None], gold_file: str,
-               import_target: str, regression: Regression | None) -> list[EditBlock]:
-    """The edit blocks of run `kind`; `read` gives a file at the instance's base commit (None: absent)."""
+               regression: Regression | None) -> list[EditBlock]:
+    """The edit blocks of run `kind`; `read` gives a file at the instance's base commit (None: absent).
+
+    The no-op and the import break both edit the first gold file: a module the instance's tests import."""
     if kind == "fix":
         return diff_to_blocks(patch, read)
     if kind == "regression":
         if regression is None:
             raise ControlError("no regression control is defined for this instance")
         return [EditBlock(e.path, e.search, e.replace) for e in regression.edits]
-    path = gold_file if kind == "noop" else import_target
-    text = read(path)
+    text = read(gold_file)
     if text is None:
-        raise ControlError(f"{path} does not exist at the base commit")
-    return [append(path, text, NOOP_LINE if kind == "noop" else IMPORT_BREAK_LINE)]
+        raise ControlError(f"{gold_file} does not exist at the base commit")
+    return [append(gold_file, text, NOOP_LINE if kind == "noop" else IMPORT_BREAK_LINE)]
 
 
 def append(path: str, text: str, line: str) -> EditBlock:

@@ -55,8 +55,6 @@ class Spec:
     instance_id: str
     setup: tuple[str, ...]
     regression: Regression | None = None
-    import_break: str = ""
-    """Module to make raise at import (a path); default the first gold file."""
 
 
 def _plain(path: str, search: str, replace: str, *breaks: str) -> Regression:
