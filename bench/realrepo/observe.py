@@ -37,12 +37,8 @@ def counts(record: object | None, result: CommandResult | None) -> dict[str, Any
 
 def says_no_tests(attempt: object | None, after: dict[str, Any] | None) -> bool:
     """The outcome states that the attempt's tests did not run: a status, a `ran` flag, or its words."""
-    if after is not None:
-        if after.get("status") in ("no_tests", "collection_error"):
-            return True
-        if after.get("passed") == 0 and after.get("failed") == 0 and after.get("collected") in (0, None) \
-                and "status" in after:
-            return True
+    if after is not None and after.get("status") in ("no_tests", "collection_error"):
+        return True
     run = _run_record(attempt) if attempt is not None else None
     if run is not None and getattr(run, "ran", True) is False:
         return True

@@ -1,11 +1,12 @@
 """bench/realrepo's pure parts: its reading of pytest's JUnit reports (from real pytest runs), the expectations
-each run is judged by, and the no-op and import-break edits."""
+each run is judged by, the no-op and import-break edits, and how the engine's optional test fields are read."""
 
 from __future__ import annotations
 
 import subprocess
 import sys
 import textwrap
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -13,6 +14,7 @@ import pytest
 from bench.realrepo.controls import IMPORT_BREAK_LINE, NOOP_LINE, ControlError, append, blocks_for
 from bench.realrepo.judge import Observed, judge
 from bench.realrepo.junit import Case, Results, mangle, parse
+from bench.realrepo.observe import counts, says_no_tests
 
 _TESTS = '''
 import pytest
@@ -124,9 +126,39 @@ def test_noop_and_import_break_append_a_line_after_a_unique_tail() -> None:
     text = "def f():\n    return 1\n\n\ndef g():\n    return 1\n"
     block = append("m.py", text, NOOP_LINE)
     assert (block.search, block.replace) == ("def g():\n    return 1\n", "def g():\n    return 1\n" + NOOP_LINE)
-    [broken] = blocks_for("import_break", "", {"m.py": text}.get, "m.py", "m.py", None)
+    [broken] = blocks_for("import_break", "", {"m.py": text}.get, "m.py", None)
     assert broken.replace.endswith(IMPORT_BREAK_LINE) and text.count(broken.search) == 1
     with pytest.raises(ControlError, match="no regression control"):
-        blocks_for("regression", "", {"m.py": text}.get, "m.py", "m.py", None)
+        blocks_for("regression", "", {"m.py": text}.get, "m.py", None)
     with pytest.raises(ControlError, match="newline"):
         append("m.py", "x = 1", NOOP_LINE)
+
+
+@dataclass(frozen=True)
+class _Run:
+    collected: int
+    passed: int
+    failed: int
+    errors: int
+    skipped: int
+    status: str
+    ran: bool
+
+
+@dataclass
+class _Attempt:
+    new_failures: list[str]
+    error: str = ""
+    test_run: _Run | None = None
+
+
+def test_the_engines_counts_and_no_test_statement_are_read_from_whatever_record_it_has() -> None:
+    nothing = _Run(0, 0, 0, 0, 0, "collection_error", False)
+    attempt = _Attempt([], test_run=nothing)
+    after = counts(attempt, None)
+    assert after == {"collected": 0, "passed": 0, "failed": 0, "errors": 0, "skipped": 0,
+                     "status": "collection_error"}
+    assert says_no_tests(attempt, after)
+    assert says_no_tests(_Attempt(["no tests ran: tests/test_cli.py could not be collected"]), None)
+    assert not says_no_tests(_Attempt(["tests/test_cli.py"]), None)
+    assert not says_no_tests(_Attempt([], test_run=_Run(3, 2, 1, 0, 0, "failed", True)), None)
