@@ -31,6 +31,7 @@ from bench.oracle.noise import DiffError, render
 from bench.realrepo import controls, observe, report
 from bench.realrepo.instances import DEFAULT, SPECS, Spec
 from bench.realrepo.judge import EXPECTED, KINDS, Kind, Observed, judge
+from bench.realrepo.junit import Results
 from bench.realrepo.origin import build_origin, show
 from bench.realrepo.recorder import Recorder
 from bench.realrepo.report import Row
@@ -63,7 +64,7 @@ class Instance:
     fail_to_pass: tuple[str, ...]
 
 
-def test_command(test_patch: str) -> str:
+def pytest_command(test_patch: str) -> str:
     """pytest on the Python test files the test patch touches, as SWE-bench's harness runs them (-rA)."""
     files = sorted({f for f in re.findall(r"^diff --git a/(\S+)", test_patch, re.M) if f.endswith(".py")})
     return "python -m pytest -rA -p no:cacheprovider " + " ".join(files)
@@ -79,14 +80,15 @@ def prepare(row: dict[str, Any], spec: Spec, repos_dir: Path, work: Path) -> Ins
     mirror = repos_dir / f"{owner}+{name}" / "repo"
     if not (mirror / "HEAD").exists():
         raise SystemExit(f"no bare mirror of {row['repo']} at {mirror}")
-    command = test_command(row["test_patch"])
+    command = pytest_command(row["test_patch"])
     origin = build_origin(mirror, work / "origins", row["instance_id"], row["base_commit"], row["test_patch"],
                           config_yaml(spec, command))
     return Instance(row, spec, origin, command, tuple(json.loads(row["FAIL_TO_PASS"])))
 
 
 def run_one(inst: Instance, kind: Kind, ws: Workspace, llm: LLMDouble, chat: LiteLLMChat, factory: DockerFactory,
-            cache: dict[str, Any]) -> Row:
+            cache: dict[str, Results | None]) -> Row:
+    """One job on the instance's origin with the Junior sending run `kind`'s edit; its judged row."""
     row, spec = inst.row, inst.spec
     iid = row["instance_id"]
     read = functools.partial(show, inst.origin, row["base_commit"])
@@ -165,7 +167,7 @@ def main(argv: list[str] | None = None) -> int:
         for n, iid in enumerate(wanted, 1):
             inst = prepare(rows[iid], SPECS[iid], args.repos_dir, args.work_dir)
             ws.fetch(str(inst.origin), {})  # warm the workspace mirror, as a long-running App has it
-            cache: dict[str, Any] = {}
+            cache: dict[str, Results | None] = {}  # the ground truth per worktree state, shared by the four jobs
             for kind in kinds:
                 row = run_one(inst, kind, ws, llm, chat, factory, cache)
                 results.append(row)

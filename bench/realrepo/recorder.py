@@ -56,11 +56,12 @@ class Recorder:
         """The ground truth recorded for this very result (the engine's baseline or an attempt's run)."""
         return next((run.truth for run in self.runs if run.result is result), None) if result else None
 
-    def _read(self, result: CommandResult, session: SandboxSession, tree: Worktree, timeout_s: float) -> Results | None:
-        report = getattr(result, "report", None)
-        if report:
+    def read_truth(self, result: CommandResult, session: SandboxSession, tree: Worktree,
+                   timeout_s: float) -> Results | None:
+        """The JUnit reading of a test run: the report the result carries, or a cached rerun of the command."""
+        if result.report:
             try:
-                return parse(report)
+                return parse(result.report)
             except ParseError:
                 pass
         key = _fingerprint(tree)
@@ -79,7 +80,7 @@ class _Session:
         result = self._inner.run(command, timeout_s)
         truth = None
         if command == self._recorder.test_command:
-            truth = self._recorder._read(result, self._inner, self._tree, timeout_s)
+            truth = self._recorder.read_truth(result, self._inner, self._tree, timeout_s)
         self._recorder.runs.append(Run(result, truth))
         return result
 
