@@ -18,7 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.store import Job, Store
+from bot import engine
+from bot.jobs import Job, Jobs
+from bot.settings import Settings
 from tests.doubles.github.fixtures import assert_no_violations
 from tests.doubles.github.server import GitHubDouble
 from tests.doubles.llm.server import LLMDouble
@@ -71,12 +73,22 @@ def _free_port() -> int:
 
 
 @dataclass
+class JobsView:
+    """The App's jobs, read from its engine database as an operator's `ai-fix jobs list` does."""
+
+    db: Jobs
+
+    def jobs(self) -> list[Job]:
+        return self.db.all()
+
+
+@dataclass
 class App:
     url: str
     secrets: list[str]
     github: GitHubDouble
     llm: LLMDouble
-    store: Store
+    store: JobsView
     log_path: Path
 
     def deliver(self, event: str, payload: dict[str, object], *, secret: str = SECRET,
@@ -149,8 +161,10 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
         time.sleep(0.2)
     try:
         secrets = [SECRET, github.private_key_pem.splitlines()[1], env["OPENAI_API_KEY"], env["ANTHROPIC_API_KEY"]]
-        yield App(url, secrets, github, llm, Store(work / "data" / "ai-fix.db"), log_path)
+        jobs = Jobs(engine.client(Settings(database_url=f"sqlite:///{work / 'data' / 'ai-fix.db'}")))
+        yield App(url, secrets, github, llm, JobsView(jobs), log_path)
     finally:
+        jobs.client.destroy()
         proc.terminate()
         try:
             proc.wait(timeout=15)
