@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from bot import engine
 from bot.github import GitHubApp
+from bot.interrupt import InterruptibleChat
 from bot.jobs import Jobs
 from bot.settings import Settings
 from runner import LiteLLMChat, SolveDeps, Workspace, docker_sandbox_factory, structured_map
@@ -44,8 +45,8 @@ def deps_factory(settings: Settings, workspace: Workspace) -> Callable[[Callable
     repo_map = structured_map(settings.data_dir / "repomap.sqlite3")
 
     def make(should_stop: Callable[[], bool]) -> SolveDeps:
-        return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, setup=sandbox.prepare, aliases=aliases,
-                         should_stop=should_stop, repo_map=repo_map)
+        return SolveDeps(workspace=workspace, chat=InterruptibleChat(chat, should_stop), sandbox=sandbox,
+                         setup=sandbox.prepare, aliases=aliases, should_stop=should_stop, repo_map=repo_map)
 
     return make
 
