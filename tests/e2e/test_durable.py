@@ -7,6 +7,8 @@ Each test starts its own App processes (they are killed and restarted) against o
 from __future__ import annotations
 
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -201,3 +203,38 @@ def jobs_state(work: Path, guid: str) -> str:
         return jobs.show(guid).state
     finally:
         jobs.client.destroy()
+
+
+def test_a_dead_workers_job_is_recovered_by_another_with_jobs_recover(
+        doubles: Doubles, llm: LLMDouble, tmp_path: Path) -> None:
+    number = doubles.github.add_issue(REPO, "add() subtracts", "", user="maint").number
+    llm.script(Reply(PLAN, delay=120), PLAN, EDIT, model="openai/gpt-4o")
+    env = app_env(tmp_path, doubles.github, llm)
+    port, log = _free_port(), tmp_path / "ai-fix.log"
+    url = f"http://127.0.0.1:{port}"
+    receiver = start_ai_fix(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], tmp_path, env, log)
+    wait_healthy(url, receiver, log)
+    jobs = jobs_of(tmp_path)
+    dead = start_ai_fix(["worker"], tmp_path, {**env, "AI_FIX_EXECUTOR_ID": "host-a"}, log)
+    try:
+        assert _label(url, number).status_code == 202
+        _wait("the slow Senior call", lambda: len(llm.requests) == 1, 120, log)
+        during = _job(jobs, number)
+        assert during is not None and during.state == "running" and during.executor == "host-a"
+        dead.send_signal(signal.SIGKILL)
+        dead.wait()
+        recover = subprocess.run([str(Path(sys.executable).parent / "ai-fix"), "jobs", "recover", "--executor",
+                                  "host-a", "--timeout", "180"], cwd=tmp_path,
+                                 env={**env, "AI_FIX_EXECUTOR_ID": "host-b"}, capture_output=True, text=True,
+                                 timeout=240)
+        assert recover.returncode == 0, recover.stderr[-4000:]
+        assert "recovering 1 job(s) of executor host-a" in recover.stdout
+        after = _job(jobs, number)
+        assert after is not None and after.state == "done", (after, recover.stderr[-4000:])
+    finally:
+        stop(receiver)
+        jobs.client.destroy()
+    assert after.executor == "host-b"
+    assert len(llm.requests) == 3
+    assert _writes(doubles.github, number) == (1, 1, 1)
+    assert _containers(during) == []
