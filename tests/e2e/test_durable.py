@@ -186,23 +186,24 @@ def test_cancel_during_a_slow_model_call_stops_the_job_and_its_container_within_
                                sender="maint", comment_user="maint")
         assert deliver(url + "/webhook", "issue_comment", payload, SECRET).status_code == 202
         took = _wait("the container to go", lambda: not _containers(running), 10, log)
+        assert jobs.show(running.id).state == "cancelled"
+        _wait("the reply to /cancel", lambda: len(doubles.github.comments(REPO, number)) == 2, 30, log)
+        assert _writes(doubles.github, number)[0] == 0 and len(llm.requests) == 1
+        assert "cancelled" in doubles.github.comments(REPO, number)[0]["body"].lower()
+
+        # An operator resumes the cancelled job: it goes on from its last completed step, and opens the PR.
+        llm.script(PLAN, EDIT, model="openai/gpt-4o")
+        retry = subprocess.run([str(Path(sys.executable).parent / "ai-fix"), "jobs", "retry", running.id],
+                               cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+        assert retry.returncode == 0 and f"resumed {running.run_id}" in retry.stdout, retry.stderr[-3000:]
+        _wait("the resumed job", lambda: jobs.show(running.id).state == "done", 120, log)
     finally:
         stop(serve)
         jobs.client.destroy()
     print(f"\n/cancel -> the job's container gone after {took:.1f} s")
     assert took < 10
-    assert jobs_state(tmp_path, running.id) == "cancelled"
-    comments = doubles.github.comments(REPO, number)
-    assert any("cancel" in c["body"].lower() for c in comments)
-    assert _writes(doubles.github, number)[0] == 0 and len(llm.requests) == 1
-
-
-def jobs_state(work: Path, guid: str) -> str:
-    jobs = jobs_of(work)
-    try:
-        return jobs.show(guid).state
-    finally:
-        jobs.client.destroy()
+    assert _writes(doubles.github, number) == (1, 2, 1)  # the progress comment and the reply to /cancel
+    assert len(llm.requests) == 3
 
 
 def test_a_dead_workers_job_is_recovered_by_another_with_jobs_recover(
