@@ -5,7 +5,7 @@ consumes two queues:
 - `ai-fix-deliveries`: one short workflow per delivery (authorise, then reply, cancel or enqueue a run);
   unpartitioned, so a `/cancel` or a reply never waits behind a job of many minutes;
 - `ai-fix-runs`: the long jobs, partitioned by repository and issue with one running job per issue,
-  at most `AI_FIX_WORKER_CONCURRENCY` of them per worker.
+  at most `AI_FIX_WORKER_CONCURRENCY` of them per worker and `AI_FIX_GLOBAL_CONCURRENCY` in all.
 A process that only receives (`serve --no-worker`) never launches DBOS: it enqueues through a `DBOSClient`.
 """
 
@@ -50,10 +50,19 @@ def launch(settings: Settings) -> None:
     poll = settings.worker_poll_s
     DBOS.register_queue(DELIVERY_QUEUE, worker_concurrency=DELIVERY_CONCURRENCY, polling_interval_sec=poll,
                         on_conflict="always_update")
-    DBOS.register_queue(RUN_QUEUE, worker_concurrency=settings.worker_concurrency(), partition_concurrency=1,
-                        polling_interval_sec=poll, on_conflict="always_update")
+    limits = run_queue_limits(settings)
+    DBOS.register_queue(RUN_QUEUE, partition_concurrency=limits["partition_concurrency"],
+                        worker_concurrency=limits["worker_concurrency"],
+                        global_concurrency=limits["global_concurrency"], polling_interval_sec=poll,
+                        on_conflict="always_update")
     log.info("engine launched: executor %s, %d concurrent job(s) on this worker", settings.executor_id,
              settings.worker_concurrency())
+
+
+def run_queue_limits(settings: Settings) -> dict[str, int | None]:
+    """One running job per issue (the partition), so many per worker, so many in all."""
+    return {"partition_concurrency": 1, "worker_concurrency": settings.worker_concurrency(),
+            "global_concurrency": settings.global_concurrency}
 
 
 def shutdown() -> None:

@@ -40,6 +40,8 @@ class Settings(BaseSettings):
     """This worker's stable name (default: the host name): a restarted worker resumes the jobs it left."""
     worker_concurrency_override: int | None = Field(default=None, ge=1, validation_alias="AI_FIX_WORKER_CONCURRENCY")
     """Jobs one worker runs at once (default: from its cores and memory)."""
+    global_concurrency: int | None = Field(default=None, ge=1, validation_alias="AI_FIX_GLOBAL_CONCURRENCY")
+    """Jobs all workers together run at once (default: no limit beyond each worker's)."""
     trigger_label: str = Field(default="ai-fix", validation_alias="AI_FIX_LABEL")
 
     default_model: str = Field(default="sonnet", validation_alias="AI_FIX_MODEL")

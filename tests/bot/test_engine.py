@@ -37,5 +37,12 @@ def test_the_worker_concurrency_comes_from_the_machine_unless_set() -> None:
         Settings(worker_concurrency_override=0)
 
 
+def test_the_run_queue_runs_one_job_per_issue_and_as_many_as_the_limits_allow() -> None:
+    assert engine.run_queue_limits(Settings(worker_concurrency_override=3)) == {
+        "partition_concurrency": 1, "worker_concurrency": 3, "global_concurrency": None}
+    assert engine.run_queue_limits(Settings(worker_concurrency_override=3, global_concurrency=10))[
+        "global_concurrency"] == 10
+
+
 def test_an_issue_is_one_partition_whatever_the_case() -> None:
     assert engine.issue_key("Acme", "Calc", 7) == engine.issue_key("acme", "calc", 7) == "acme/calc#7"
