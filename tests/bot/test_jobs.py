@@ -4,7 +4,10 @@ together; what operators read."""
 from __future__ import annotations
 
 import json
+import sqlite3
 from collections.abc import Iterator
+from contextlib import closing
+from pathlib import Path
 
 import pytest
 
@@ -68,3 +71,11 @@ def test_operators_read_the_same_database(jobs: Jobs, database_url: str, monkeyp
     assert main(["jobs", "list", "--state", "cancelled"]) == 0
     assert "guid-3" in capsys.readouterr().out
     assert main(["jobs", "show", "nope"]) == 1
+
+
+def test_sqlite_is_left_in_write_ahead_log_mode(tmp_path: Path) -> None:
+    """Each delivery is one commit before the webhook's answer: WAL syncs once per commit, not journal and file."""
+    engine.migrate(Settings(data_dir=tmp_path))
+    with closing(sqlite3.connect(tmp_path / "ai-fix.db")) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+        assert conn.execute("PRAGMA synchronous").fetchone() == (2,)  # FULL: a commit is on disk
