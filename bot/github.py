@@ -12,12 +12,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 from githubkit import AppAuthStrategy, GitHub, TokenAuthStrategy
 from githubkit.exception import GitHubException, RequestFailed
 
 log = logging.getLogger("ai_fix.github")
+Conclusion = Literal["success", "failure", "neutral", "cancelled"]
 MAX_BODY_CHARS = 60_000
 TOKEN_PERMISSIONS = {"contents": "write", "pull_requests": "write", "issues": "write", "checks": "write",
                      "metadata": "read"}
@@ -215,3 +216,31 @@ class Installation:
     def update_pull(self, owner: str, repo: str, number: int, *, title: str, body: str) -> None:
         with _calls(f"updating pull request #{number}"):
             self._gh.rest.pulls.update(owner, repo, number, title=title, body=clip(body))
+
+    def find_comment(self, owner: str, repo: str, number: int, marker: str) -> int | None:
+        """The first comment on the issue whose body holds `marker` (a hidden HTML comment the App wrote)."""
+        with _calls(f"looking for the comment marked {marker} on #{number}"):
+            comments: Iterator[Any] = self._gh.rest.paginate(
+                self._gh.rest.issues.list_comments, owner=owner, repo=repo, issue_number=number, per_page=100)
+            for comment in comments:
+                if marker in (comment.body or ""):
+                    return int(comment.id)
+        return None
+
+    def find_check_run(self, owner: str, repo: str, head_sha: str, name: str) -> int | None:
+        with _calls(f"looking for the check run {name} on {head_sha[:12]}"):
+            data = self._gh.rest.checks.list_for_ref(owner, repo, head_sha, check_name=name).parsed_data
+        return next((int(run.id) for run in data.check_runs if run.name == name), None)
+
+    def create_check_run(self, owner: str, repo: str, *, name: str, head_sha: str, conclusion: Conclusion, title: str,
+                         summary: str) -> int:
+        with _calls("creating the check run"):
+            return int(self._gh.rest.checks.create(
+                owner, repo, name=name, head_sha=head_sha, status="completed", conclusion=conclusion,
+                output={"title": title[:250], "summary": clip(summary)}).parsed_data.id)
+
+    def update_check_run(self, owner: str, repo: str, check_run_id: int, *, conclusion: Conclusion, title: str,
+                         summary: str) -> None:
+        with _calls(f"updating check run {check_run_id}"):
+            self._gh.rest.checks.update(owner, repo, check_run_id, status="completed",
+                                        conclusion=conclusion, output={"title": title[:250], "summary": clip(summary)})

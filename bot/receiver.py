@@ -1,32 +1,33 @@
-"""The webhook endpoint: verify, parse, decide, record, answer. Nothing slow on this path.
+"""The webhook endpoint: verify, parse, decide, enqueue, answer. Nothing slow on this path.
 
-The only I/O is one SQLite transaction; API calls (permission checks, comments) and the job
-itself happen in the worker. An unsigned or wrongly signed request leaves no trace at all.
+The only I/O is one insert into the engine's database (the delivery's workflow, its id the delivery
+GUID, off the event loop), so the delivery is durable before the answer and a redelivery finds it and
+does nothing. API calls (permission checks, comments) and the job itself happen in a worker. An
+ignored delivery, or an unsigned or wrongly signed request, leaves no trace at all.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-import threading
 from collections.abc import Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
+from bot.jobs import Jobs
 from bot.routing import Ignore, decide
 from bot.settings import Settings
 from bot.signature import verify
-from bot.store import Store
 from runner import ModelPair
 
 log = logging.getLogger("ai_fix.receiver")
 MAX_BODY_BYTES = 25 * 1024 * 1024  # GitHub never delivers larger payloads
 
 
-def create_app(settings: Settings, store: Store, wake: threading.Event | None = None,
-               aliases: Mapping[str, ModelPair] | None = None) -> FastAPI:
+def create_app(settings: Settings, jobs: Jobs, aliases: Mapping[str, ModelPair] | None = None) -> FastAPI:
     secret = settings.webhook_secret().decode()  # githubkit keys the HMAC with the text secret
     app_id = settings.github_app_id
     model_aliases = dict(aliases or settings.model_aliases())
@@ -55,19 +56,14 @@ def create_app(settings: Settings, store: Store, wake: threading.Event | None = 
         if not isinstance(payload, dict):
             return JSONResponse({"error": "body is not a JSON object"}, status_code=400)
         decision = decide(event, payload, label=settings.trigger_label, app_id=app_id, aliases=model_aliases)
-        spec = None if isinstance(decision, Ignore) else decision
-        note = decision.reason if isinstance(decision, Ignore) else f"job:{decision.kind}"
         action = payload.get("action") if isinstance(payload.get("action"), str) else None
-        recorded = store.record(guid, event, action, spec, note)
-        if recorded.duplicate:
+        if isinstance(decision, Ignore):
+            log.info("delivery %s (%s.%s) ignored: %s", guid, event, action, decision.reason)
+            return JSONResponse({"status": "ignored", "reason": decision.reason}, status_code=200)
+        if not await run_in_threadpool(jobs.enqueue, guid, decision):
             log.info("delivery %s already seen: nothing to do", guid)
             return JSONResponse({"status": "duplicate"}, status_code=200)
-        if recorded.job_id is None:
-            log.info("delivery %s (%s.%s) ignored: %s", guid, event, action, note)
-            return JSONResponse({"status": "ignored", "reason": note}, status_code=200)
-        log.info("delivery %s (%s.%s) queued job %s", guid, event, action, recorded.job_id)
-        if wake is not None:
-            wake.set()
-        return JSONResponse({"status": "queued", "job": recorded.job_id}, status_code=202)
+        log.info("delivery %s (%s.%s) queued job %s", guid, event, action, guid)
+        return JSONResponse({"status": "queued", "job": guid}, status_code=202)
 
     return app

@@ -6,6 +6,8 @@ Secrets are `SecretStr`, so printing the settings (or an exception holding them)
 from __future__ import annotations
 
 import json
+import os
+import socket
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,14 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), validation_alias="AI_FIX_DATA_DIR")
     """Where the database, mirrors and worktrees live."""
     database_url: str | None = Field(default=None, validation_alias="AI_FIX_DATABASE_URL")
-    """`sqlite:///path`; defaults to `sqlite:///<data_dir>/ai-fix.db`."""
+    """The jobs' database (DBOS's tables): `sqlite:///path` (default `sqlite:///<data_dir>/ai-fix.db`) or
+    `postgresql://user:password@host:port/db` to share the jobs between many machines."""
+    executor_id_override: str | None = Field(default=None, validation_alias="AI_FIX_EXECUTOR_ID")
+    """This worker's stable name (default: the host name): a restarted worker resumes the jobs it left."""
+    worker_concurrency_override: int | None = Field(default=None, ge=1, validation_alias="AI_FIX_WORKER_CONCURRENCY")
+    """Jobs one worker runs at once (default: from its cores and memory)."""
+    global_concurrency: int | None = Field(default=None, ge=1, validation_alias="AI_FIX_GLOBAL_CONCURRENCY")
+    """Jobs all workers together run at once (default: no limit beyond each worker's)."""
     trigger_label: str = Field(default="ai-fix", validation_alias="AI_FIX_LABEL")
 
     default_model: str = Field(default="sonnet", validation_alias="AI_FIX_MODEL")
@@ -51,7 +60,8 @@ class Settings(BaseSettings):
     """Comma-separated image patterns a repository's `image:` may name (none by default)."""
     mirror_budget_gb: float = Field(default=20.0, validation_alias="AI_FIX_MIRROR_BUDGET_GB")
     """Disk for repository mirrors; the least recently used are evicted after each job."""
-    worker_poll_s: float = Field(default=1.0, validation_alias="AI_FIX_WORKER_POLL")
+    worker_poll_s: float = Field(default=1.0, gt=0, validation_alias="AI_FIX_WORKER_POLL")
+    """How often a worker looks for queued jobs, in seconds."""
 
     @field_validator("github_api_url")
     @classmethod
@@ -59,12 +69,33 @@ class Settings(BaseSettings):
         return value.rstrip("/")
 
     @property
-    def sqlite_path(self) -> Path:
+    def system_database_url(self) -> str:
         url = self.database_url or f"sqlite:///{self.data_dir / 'ai-fix.db'}"
-        if not url.startswith("sqlite:///"):
-            raise SettingsError(f"AI_FIX_DATABASE_URL={url.split('@')[-1]!r}: only sqlite:/// URLs are supported "
-                                "so far")
-        return Path(url.removeprefix("sqlite:///"))
+        if not url.startswith(("sqlite:///", "postgresql://", "postgres://", "postgresql+psycopg://")):
+            raise SettingsError(f"AI_FIX_DATABASE_URL={url.split('@')[-1]!r}: use sqlite:///PATH or "
+                                "postgresql://USER:PASSWORD@HOST:PORT/DB")
+        return url
+
+    def prepare_database_dir(self) -> None:
+        """SQLite creates the file, not its folder."""
+        url = self.system_database_url
+        if url.startswith("sqlite:///"):
+            Path(url.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+    @property
+    def executor_id(self) -> str:
+        return self.executor_id_override or socket.gethostname()
+
+    def worker_concurrency(self) -> int:
+        """One job per core, and 2 GB of memory per job (a sandbox's tests plus the workspace); at least one."""
+        if self.worker_concurrency_override is not None:
+            return self.worker_concurrency_override
+        cores = os.cpu_count() or 1
+        try:
+            memory_gb = os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") / 1024**3
+        except (ValueError, OSError):
+            memory_gb = 2.0
+        return max(1, min(cores, int(memory_gb // 2)))
 
     def private_key(self) -> str:
         if self.github_private_key is not None:

@@ -2,27 +2,35 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from bot import engine
 from bot.github import GitHubApp
+from bot.interrupt import InterruptibleChat
+from bot.jobs import Jobs
 from bot.settings import Settings
-from bot.store import Store
-from bot.worker import Worker
 from runner import LiteLLMChat, SolveDeps, Workspace, docker_sandbox_factory, structured_map
 
 if TYPE_CHECKING:
+    from bot.workflow import Runtime
     from runner import DockerFactory
 
 
 @dataclass
 class Components:
     settings: Settings
-    store: Store
-    worker: Worker
-    wake: threading.Event
+    jobs: Jobs
+    github: GitHubApp
+    workspace: Workspace
+
+    def runtime(self) -> Runtime:
+        """What the workflows need; only a process that runs them builds it."""
+        from bot.workflow import Runtime
+
+        return Runtime(self.settings, self.github, deps_factory(self.settings, self.workspace), self.jobs,
+                       evict_mirrors=lambda budget: len(self.workspace.evict_mirrors(budget).removed))
 
 
 def sandbox_factory(settings: Settings) -> DockerFactory:
@@ -37,18 +45,18 @@ def deps_factory(settings: Settings, workspace: Workspace) -> Callable[[Callable
     repo_map = structured_map(settings.data_dir / "repomap.sqlite3")
 
     def make(should_stop: Callable[[], bool]) -> SolveDeps:
-        return SolveDeps(workspace=workspace, chat=chat, sandbox=sandbox, setup=sandbox.prepare, aliases=aliases,
-                         should_stop=should_stop, repo_map=repo_map)
+        return SolveDeps(workspace=workspace, chat=InterruptibleChat(chat, should_stop), sandbox=sandbox,
+                         setup=sandbox.prepare, aliases=aliases, should_stop=should_stop, repo_map=repo_map)
 
     return make
 
 
+def jobs(settings: Settings) -> Jobs:
+    """The engine's tables, created or upgraded, and a client on them (no workflow runs through it)."""
+    engine.migrate(settings)
+    return Jobs(engine.client(settings))
+
+
 def build(settings: Settings) -> Components:
-    store = Store(settings.sqlite_path)
-    store.migrate()
     github = GitHubApp(settings.github_api_url, settings.app_id(), settings.private_key())
-    wake = threading.Event()
-    workspace = Workspace(settings.data_dir / "git")
-    worker = Worker(settings, store, github, deps_factory(settings, workspace), wake,
-                    evict_mirrors=lambda budget: len(workspace.evict_mirrors(budget).removed))
-    return Components(settings, store, worker, wake)
+    return Components(settings, jobs(settings), github, Workspace(settings.data_dir / "git"))

@@ -18,7 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.store import Job, Store
+from bot import engine
+from bot.jobs import Job, Jobs
+from bot.settings import Settings
 from tests.doubles.github.fixtures import assert_no_violations
 from tests.doubles.github.server import GitHubDouble
 from tests.doubles.llm.server import LLMDouble
@@ -71,12 +73,22 @@ def _free_port() -> int:
 
 
 @dataclass
+class JobsView:
+    """The App's jobs, read from its engine database as an operator's `ai-fix jobs list` does."""
+
+    db: Jobs
+
+    def jobs(self) -> list[Job]:
+        return self.db.all()
+
+
+@dataclass
 class App:
     url: str
     secrets: list[str]
     github: GitHubDouble
     llm: LLMDouble
-    store: Store
+    store: JobsView
     log_path: Path
 
     def deliver(self, event: str, payload: dict[str, object], *, secret: str = SECRET,
@@ -101,6 +113,59 @@ class App:
         return self.log_path.read_text(errors="replace")[-6000:]
 
 
+def app_env(work: Path, github: GitHubDouble, llm: LLMDouble, **extra: str) -> dict[str, str]:
+    """The environment an operator would give the App, pointed at the doubles."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AI_FIX_", "OPENAI_", "ANTHROPIC_"))}
+    env.update({
+        "GITHUB_APP_ID": str(github.app_id),
+        "GITHUB_PRIVATE_KEY_PATH": str(github.write_private_key(work / "app.pem")),
+        "GITHUB_WEBHOOK_SECRET": SECRET,
+        "GITHUB_API_URL": github.url,
+        "AI_FIX_DATA_DIR": str(work / "data"),
+        "AI_FIX_LLM_API_BASE": llm.api_base,
+        "AI_FIX_MODEL": "gpt-4o",
+        "AI_FIX_WORKER_POLL": "0.2",
+        "OPENAI_API_KEY": "sk-e2e-not-a-real-key",
+        "ANTHROPIC_API_KEY": "sk-ant-e2e-not-a-real-key",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+    })
+    env.update(extra)
+    return env
+
+
+def start_ai_fix(args: list[str], work: Path, env: dict[str, str], log_path: Path) -> subprocess.Popen[bytes]:
+    with log_path.open("a") as log:
+        return subprocess.Popen([str(Path(sys.executable).parent / "ai-fix"), *args], cwd=work, env=env, stdout=log,
+                                stderr=subprocess.STDOUT)
+
+
+def wait_healthy(url: str, proc: subprocess.Popen[bytes], log_path: Path) -> None:
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            if httpx.get(url + "/healthz", timeout=1).json().get("status") == "ok":
+                return
+        except httpx.HTTPError:
+            pass
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            raise RuntimeError("ai-fix serve did not start:\n" + log_path.read_text())
+        time.sleep(0.2)
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.terminate()
+    try:
+        proc.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
+def jobs_of(work: Path) -> Jobs:
+    return Jobs(engine.client(Settings(database_url=f"sqlite:///{work / 'data' / 'ai-fix.db'}")))
+
+
 @pytest.fixture(scope="module")
 def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     work = tmp_path_factory.mktemp("e2e")
@@ -117,45 +182,18 @@ def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[App]:
     github.set_role(REPO, "triager", "triage")
     github.install("acme", [REPO, BROKEN, DEPS], id=INSTALLATION_ID)
     port = _free_port()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("GITHUB_", "AI_FIX_", "OPENAI_", "ANTHROPIC_"))}
-    env.update({
-        "GITHUB_APP_ID": str(github.app_id),
-        "GITHUB_PRIVATE_KEY_PATH": str(github.write_private_key(work / "app.pem")),
-        "GITHUB_WEBHOOK_SECRET": SECRET,
-        "GITHUB_API_URL": github.url,
-        "AI_FIX_DATA_DIR": str(work / "data"),
-        "AI_FIX_LLM_API_BASE": llm.api_base,
-        "AI_FIX_MODEL": "gpt-4o",
-        "AI_FIX_WORKER_POLL": "0.2",
-        "OPENAI_API_KEY": "sk-e2e-not-a-real-key",
-        "ANTHROPIC_API_KEY": "sk-ant-e2e-not-a-real-key",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-    })
+    env = app_env(work, github, llm)
     log_path = work / "serve.log"
-    with log_path.open("w") as log:
-        proc = subprocess.Popen([str(Path(sys.executable).parent / "ai-fix"), "serve", "--host", "127.0.0.1",
-                                 "--port", str(port)], cwd=work, env=env, stdout=log, stderr=subprocess.STDOUT)
+    proc = start_ai_fix(["serve", "--host", "127.0.0.1", "--port", str(port)], work, env, log_path)
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/healthz", timeout=1).json().get("status") == "ok":
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            proc.kill()
-            raise RuntimeError("ai-fix serve did not start:\n" + log_path.read_text())
-        time.sleep(0.2)
+    wait_healthy(url, proc, log_path)
+    jobs = jobs_of(work)
     try:
         secrets = [SECRET, github.private_key_pem.splitlines()[1], env["OPENAI_API_KEY"], env["ANTHROPIC_API_KEY"]]
-        yield App(url, secrets, github, llm, Store(work / "data" / "ai-fix.db"), log_path)
+        yield App(url, secrets, github, llm, JobsView(jobs), log_path)
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        jobs.client.destroy()
+        stop(proc)
         llm.stop()
         github.stop()
         _remove_setup_images(github.url)

@@ -173,7 +173,9 @@ def test_a_transient_github_error_is_retried(app: App, clean_llm: LLMDouble) -> 
     assert _label(app, number).status_code == 202
     [job] = app.wait_for_jobs(number, 1)
     assert job.state == "done", (job, app.log())
-    statuses = [r.status for r in app.github.requests if r.path == f"/repos/acme/calc/issues/{number}/comments"]
+    # The progress comment is looked for (GET, by its hidden marker) before it is created (POST).
+    statuses = [r.status for r in app.github.requests
+                if r.method == "POST" and r.path == f"/repos/acme/calc/issues/{number}/comments"]
     assert statuses[:2] == [502, 201]
 
 

@@ -113,6 +113,7 @@ class RestApi:
             "checks/create": self.create_check,
             "checks/update": self.update_check,
             "checks/get": self.get_check,
+            "checks/list-for-ref": self.list_checks_for_ref,
             "users/get-by-username": self.get_user,
         }
 
@@ -542,6 +543,19 @@ class RestApi:
 
     def get_check(self, ctx: Ctx) -> Reply:
         return Reply(200, self.r.check_run(self._check(ctx, "read")))
+
+    def list_checks_for_ref(self, ctx: Ctx) -> Reply:
+        """Check runs on a commit (a SHA or a branch name), newest first, filtered by `check_name`/`status`."""
+        repo = self._repo(ctx, "checks", "read")
+        ref = ctx.params["ref"]
+        sha = ref if re.fullmatch(r"[0-9a-f]{40}", ref) else gitrepo.branch_sha(repo.path, ref)
+        if sha is None:
+            raise ApiError(422, f"No commit found for SHA: {ref}")
+        runs = sorted((c for c in self.state.checks.values() if c.repo.id == repo.id and c.head_sha == sha
+                       and ctx.query.get("check_name", c.name) == c.name
+                       and ctx.query.get("status", c.status) == c.status), key=lambda c: -c.id)
+        chunk, headers = self._page(ctx, [self.r.check_run(c) for c in runs])
+        return Reply(200, {"total_count": len(runs), "check_runs": chunk}, headers)
 
     def update_check(self, ctx: Ctx) -> Reply:
         c = self._check(ctx, "write")
