@@ -162,8 +162,9 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait()
 
 
-def jobs_of(work: Path) -> Jobs:
-    return Jobs(engine.client(Settings(database_url=f"sqlite:///{work / 'data' / 'ai-fix.db'}")))
+def jobs_of(work: Path, database_url: str | None = None) -> Jobs:
+    """The jobs of the App whose data directory is `work`, read as an operator would (its own database URL)."""
+    return Jobs(engine.client(Settings(database_url=database_url or f"sqlite:///{work / 'data' / 'ai-fix.db'}")))
 
 
 @pytest.fixture(scope="module")

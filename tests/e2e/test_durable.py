@@ -109,10 +109,20 @@ def _writes(github: GitHubDouble, issue: int) -> tuple[int, int, int]:
     return len(pulls), len(github.comments(REPO, issue)), len(checks)
 
 
-def test_a_receiver_and_a_worker_in_separate_processes(doubles: Doubles, llm: LLMDouble, tmp_path: Path) -> None:
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest) -> dict[str, str]:
+    """The App's database settings: the embedded default (SQLite in the data directory) or a real PostgreSQL
+    (tests/pg.py, a new database per test), as hosts that share one database run it."""
+    if request.param == "sqlite":
+        return {}
+    return {"AI_FIX_DATABASE_URL": request.getfixturevalue("postgres_database")}
+
+
+def test_a_receiver_and_a_worker_in_separate_processes(doubles: Doubles, llm: LLMDouble, tmp_path: Path,
+                                                         database: dict[str, str]) -> None:
     number = doubles.github.add_issue(REPO, "add() subtracts", "", user="maint").number
     llm.script(PLAN, EDIT, model="openai/gpt-4o")
-    env = app_env(tmp_path, doubles.github, llm, AI_FIX_EXECUTOR_ID="worker-1")
+    env = app_env(tmp_path, doubles.github, llm, AI_FIX_EXECUTOR_ID="worker-1", **database)
     port, log = _free_port(), tmp_path / "ai-fix.log"
     receiver = start_ai_fix(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], tmp_path, env, log)
     url = f"http://127.0.0.1:{port}"
@@ -121,7 +131,7 @@ def test_a_receiver_and_a_worker_in_separate_processes(doubles: Doubles, llm: LL
     try:
         wait_healthy(url, receiver, log)
         assert _label(url, number).status_code == 202
-        jobs = jobs_of(tmp_path)
+        jobs = jobs_of(tmp_path, database.get("AI_FIX_DATABASE_URL"))
         time.sleep(1)
         job = _job(jobs, number)
         assert job is not None and job.state == "queued"  # durable, and nobody runs it yet
@@ -207,15 +217,15 @@ def test_cancel_during_a_slow_model_call_stops_the_job_and_its_container_within_
 
 
 def test_a_dead_workers_job_is_recovered_by_another_with_jobs_recover(
-        doubles: Doubles, llm: LLMDouble, tmp_path: Path) -> None:
+        doubles: Doubles, llm: LLMDouble, tmp_path: Path, database: dict[str, str]) -> None:
     number = doubles.github.add_issue(REPO, "add() subtracts", "", user="maint").number
     llm.script(Reply(PLAN, delay=120), PLAN, EDIT, model="openai/gpt-4o")
-    env = app_env(tmp_path, doubles.github, llm)
+    env = app_env(tmp_path, doubles.github, llm, **database)
     port, log = _free_port(), tmp_path / "ai-fix.log"
     url = f"http://127.0.0.1:{port}"
     receiver = start_ai_fix(["serve", "--no-worker", "--host", "127.0.0.1", "--port", str(port)], tmp_path, env, log)
     wait_healthy(url, receiver, log)
-    jobs = jobs_of(tmp_path)
+    jobs = jobs_of(tmp_path, database.get("AI_FIX_DATABASE_URL"))
     dead = start_ai_fix(["worker"], tmp_path, {**env, "AI_FIX_EXECUTOR_ID": "host-a"}, log)
     try:
         assert _label(url, number).status_code == 202
