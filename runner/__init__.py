@@ -45,6 +45,7 @@ from runner.ports import (
     SetupResult,
     SetupRunner,
 )
+from runner.prices import Price
 from runner.solve import Overrides, SolveDeps, SolveRequest, solve
 from runner.workspace import Workspace, Worktree
 
@@ -54,7 +55,7 @@ if TYPE_CHECKING:
 __all__ = [
     "DEFAULT_ALIASES", "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
-    "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
+    "ModelPair", "Outcome", "Overrides", "Price", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
     "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "UnknownModel", "Verdict",
     "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "reap_sandboxes", "resolve",
     "is_test_path", "run_git", "simple_map", "solve", "structured_map",
