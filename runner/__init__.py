@@ -14,11 +14,12 @@ GitHub or HTTP. Behind this face, by concern:
   `repomap/`: ranking files for an issue; `sandbox/`: running commands in Docker and the
   repository's setup phase; `file_kinds`: what a path is (language, text, test, skipped folder);
 - `workspace` and `git` (mirrors, worktrees, commit, push; the one hardened way git runs), `llm`
-  (litellm with tenacity's retries), `models` (aliases), `repo_config` (`.github/ai-fix.yml`),
-  `context` (files the models see), `prompts` (templates in prompts/), `safe_read`.
+  (litellm with tenacity's retries), `prices` (what a call costs), `models` (aliases), `repo_config`
+  (`.github/ai-fix.yml`), `context` (files the models see), `prompts` (templates in prompts/), `safe_read`.
 
 The Docker SDK and litellm are heavy to import; the face loads neither: the Docker pieces are
-functions that import on call, and litellm is imported at the first model call.
+functions that import on call, and litellm is imported at the first model call (or on a background
+thread from `LiteLLMChat.warm_up`, as `ai-fix solve` does while it prepares the repository).
 """
 
 from __future__ import annotations
