@@ -117,15 +117,23 @@ def _asks_too_long(exc: BaseException, policy: RetryPolicy) -> bool:
     return asked is not None and asked > policy.max_retry_after_s
 
 
+_LITELLM_FIRST_CALL_IMPORTS = ("openai.resources", "litellm.proxy._types", "httpcore", "h2.connection")
+"""What litellm (1.80) imports lazily inside its first call to an OpenAI-compatible model (a local server's
+kind too): about 500 modules, 1-2 s, which `warm_up` imports as well. Best effort: a name that is gone in
+another litellm version costs nothing, and the call imports what it needs itself."""
+
+
 class BackgroundImport:
     """A module imported on a daemon thread while the caller does other work; `get` waits for what is left.
 
     A failed import is kept and raised again by `get`, in the caller's thread: it shows where the module
-    is needed, never as the traceback of a thread nobody watches.
+    is needed, never as the traceback of a thread nobody watches. `then`: modules the first use would
+    import lazily, imported after it on the same thread, if they can be (their failure is nobody's concern).
     """
 
-    def __init__(self, name: str) -> None:
+    def __init__(self, name: str, then: Sequence[str] = ()) -> None:
         self.name = name
+        self.then = tuple(then)
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
         self._lock = threading.Lock()
@@ -148,6 +156,11 @@ class BackgroundImport:
         except BaseException as exc:  # kept for `get`: nothing may escape a thread as a bare traceback
             self._error = exc
             return
+        for name in self.then:
+            try:
+                importlib.import_module(name)
+            except BaseException as exc:  # an optional head start only: log it, never fail
+                log.debug("could not import %s in the background: %s", name, exc)
         log.info("%s imported in the background in %.2f s", self.name, time.monotonic() - began)
 
     def get(self) -> tuple[ModuleType, float]:
@@ -177,7 +190,7 @@ class LiteLLMChat:
         self.policy = policy or RetryPolicy()
         self.sleep = sleep
         self.prices = dict(prices or {})
-        self._library = BackgroundImport("litellm")
+        self._library = BackgroundImport("litellm", then=_LITELLM_FIRST_CALL_IMPORTS)
         self._called = False
         self._priced: set[str] = set()
         """Models whose pricing was logged (once each)."""

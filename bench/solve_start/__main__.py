@@ -6,7 +6,8 @@ the LLM double (tests/doubles/llm, on loopback) answering every call, and timest
   commands, "Running the checks on the untouched code"): target, within 5 s on the reference machine;
 - `imported`: litellm's background import finished (the log line of `runner.llm.BackgroundImport`);
 - `first call`: the first model call, as the double received it, and how long that call waited for
-  litellm (the log line `first model call: waited X s`);
+  litellm (the log line `first model call: waited X s`), then what litellm still did inside the call before
+  the request left (`call to request`: lazy imports, client set-up; a later call takes ~0.01 s);
 - `total`: the process's exit.
 
 Profiles: `sympy` (the default on a sympy checkout) commits a `.github/ai-fix.yml` that installs sympy's test
@@ -55,6 +56,8 @@ SYMPY_FILE = "sympy/matrices/determinant.py"
 class Run:
     number: int
     exit_code: int
+    load: float
+    """The 1-minute load average at launch: the reference machine is shared, and its load moves the numbers."""
     fetch_s: float | None = None
     """The "Fetching the repository" line."""
     setup_s: float | None = None
@@ -63,6 +66,8 @@ class Run:
     """The first request the LLM double received."""
     waited_s: float | None = None
     """How long the first call waited for litellm, as logged by the call itself."""
+    call_to_request_s: float | None = None
+    """From that log line to the double receiving the request: what litellm still imports and builds in the call."""
     total_s: float = 0.0
     lines: list[tuple[float, str]] = field(default_factory=list)
 
@@ -118,6 +123,7 @@ def run_once(number: int, args: argparse.Namespace, checkout: Path, issue: Path,
     if test_cmd is not None:
         command += ["--test-cmd", test_cmd]
     lines: list[tuple[float, str]] = []
+    load = os.getloadavg()[0]
     launched = time.monotonic()
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env,
                             cwd=checkout.parent)
@@ -136,13 +142,16 @@ def run_once(number: int, args: argparse.Namespace, checkout: Path, issue: Path,
         proc.kill()
         code = proc.wait()
     reader.join(timeout=10)
-    run = Run(number, code, total_s=time.monotonic() - launched, lines=lines)
+    run = Run(number, code, load, total_s=time.monotonic() - launched, lines=lines)
     run.fetch_s = _first(lines, lambda text: "… Fetching the repository" in text)
     run.setup_s = _first(lines, lambda text: text.startswith(SETUP_LINES))
     run.imported_s = _first(lines, lambda text: "litellm imported in the background" in text)
     run.first_call_s = first[0] - launched if first else None
-    waited = next((m for _, text in lines if (m := re.search(r"first model call: waited (\d+\.\d+) s", text))), None)
-    run.waited_s = float(waited.group(1)) if waited else None
+    waited = next(((at, m) for at, text in lines if (m := re.search(r"first model call: waited (\d+\.\d+) s", text))),
+                  None)
+    if waited is not None:
+        run.waited_s = float(waited[1].group(1))
+        run.call_to_request_s = run.first_call_s - waited[0] if run.first_call_s is not None else None
     return run
 
 
@@ -154,20 +163,21 @@ def _s(value: float | None) -> str:
     return "-" if value is None else f"{value:.2f}"
 
 
+_COLUMNS = ("fetch_s", "setup_s", "imported_s", "first_call_s", "waited_s", "call_to_request_s", "total_s")
+
+
 def table(runs: list[Run]) -> str:
-    head = "| run | exit | fetch line s | setup phase s | litellm imported s | first call s | it waited s | total s |"
-    rows = [head, "|" + "---|" * 8]
+    head = ("| run | load | exit | fetch line s | setup phase s | litellm imported s | first call s | it waited s | "
+            "call to request s | total s |")
+    rows = [head, "|" + "---|" * 10]
     for r in runs:
-        rows.append(f"| {r.number} | {r.exit_code} | {_s(r.fetch_s)} | {_s(r.setup_s)} | {_s(r.imported_s)} | "
-                    f"{_s(r.first_call_s)} | {_s(r.waited_s)} | {_s(r.total_s)} |")
-
-    def median(values: list[float | None]) -> str:
-        known = [v for v in values if v is not None]
-        return _s(statistics.median(known)) if known else "-"
-
-    rows.append(f"| median | | {median([r.fetch_s for r in runs])} | {median([r.setup_s for r in runs])} | "
-                f"{median([r.imported_s for r in runs])} | {median([r.first_call_s for r in runs])} | "
-                f"{median([r.waited_s for r in runs])} | {median([r.total_s for r in runs])} |")
+        cells = " | ".join(_s(getattr(r, name)) for name in _COLUMNS)
+        rows.append(f"| {r.number} | {r.load:.1f} | {r.exit_code} | {cells} |")
+    medians = []
+    for name in _COLUMNS:
+        known = [value for r in runs if (value := getattr(r, name)) is not None]
+        medians.append(_s(statistics.median(known)) if known else "-")
+    rows.append(f"| median | {statistics.median(r.load for r in runs):.1f} | | {' | '.join(medians)} |")
     return "\n".join(rows)
 
 

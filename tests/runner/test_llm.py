@@ -150,6 +150,19 @@ def test_a_background_import_runs_while_the_caller_works(tmp_path: Path, monkeyp
     assert module.VALUE == 42 and waited < 0.3
 
 
+def test_what_the_first_use_imports_lazily_is_imported_too_if_it_can_be(tmp_path: Path,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    tag = uuid.uuid4().hex[:8]
+    (tmp_path / f"main_{tag}.py").write_text("VALUE = 1\n")
+    (tmp_path / f"lazy_{tag}.py").write_text("VALUE = 2\n")
+    (tmp_path / f"gone_{tag}.py").write_text("raise ImportError('renamed in this version')\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    library = BackgroundImport(f"main_{tag}", then=(f"gone_{tag}", f"missing_{tag}", f"lazy_{tag}"))
+    library.start()
+    module, _ = library.get()
+    assert module.VALUE == 1 and sys.modules[f"lazy_{tag}"].VALUE == 2  # the failures before it did not stop it
+
+
 def test_a_failed_background_import_is_raised_by_get_in_the_callers_thread(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # pytest turns an exception escaping a thread into a warning, and warnings into errors: a thread
