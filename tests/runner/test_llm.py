@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -161,6 +162,30 @@ def test_what_the_first_use_imports_lazily_is_imported_too_if_it_can_be(tmp_path
     library.start()
     module, _ = library.get()
     assert module.VALUE == 1 and sys.modules[f"lazy_{tag}"].VALUE == 2  # the failures before it did not stop it
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="a thread's own nice value is Linux's")
+def test_the_background_import_takes_only_idle_cpu(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    name = f"nice_{uuid.uuid4().hex[:8]}"
+    (tmp_path / f"{name}.py").write_text(
+        "import os, threading\nNICE = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    library = BackgroundImport(name)
+    library.start()
+    module, _ = library.get()
+    assert module.NICE == 19 and os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) != 19
+
+
+def test_a_process_ending_during_the_background_import_lets_it_finish_first(tmp_path: Path) -> None:
+    # Cut short at exit, an import can leave a lock held that finalisation then waits on forever.
+    (tmp_path / "slow_to_import.py").write_text(
+        "import pathlib, time\ntime.sleep(1)\npathlib.Path(__file__).with_name('imported').write_text('yes')\n")
+    script = "from runner.llm import BackgroundImport\nBackgroundImport('slow_to_import').start()\n"
+    root = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(tmp_path), str(root)])}
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 0 and done.stderr == ""
+    assert (tmp_path / "imported").read_text() == "yes"
 
 
 def test_a_failed_background_import_is_raised_by_get_in_the_callers_thread(
