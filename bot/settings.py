@@ -14,7 +14,7 @@ from typing import Any
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from runner import DEFAULT_ALIASES, ModelPair
+from runner import DEFAULT_ALIASES, ModelPair, Price
 
 
 class SettingsError(ValueError):
@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     llm_api_base: str | None = Field(default=None,
                                      validation_alias=AliasChoices("AI_FIX_LLM_API_BASE", "OPENAI_API_BASE"))
     llm_timeout_s: float = Field(default=300.0, validation_alias="AI_FIX_LLM_TIMEOUT")
+    model_prices_json: str | None = Field(default=None, validation_alias="AI_FIX_MODEL_PRICES")
+    """JSON object `{"model-or-glob": {"input": USD per 1M tokens, "output": USD per 1M tokens}}`: the price of
+    models litellm does not know (a local server, a gateway's own names), or a price that overrides its list."""
 
     sandbox_image: str = Field(default="ai-fix-sandbox:latest", validation_alias="AI_FIX_SANDBOX_IMAGE")
     allowed_images: str = Field(default="", validation_alias="AI_FIX_ALLOWED_IMAGES")
@@ -140,3 +143,31 @@ class Settings(BaseSettings):
             raise SettingsError('AI_FIX_MODEL_ALIASES must be JSON like {"fast": {"senior": "openai/gpt-4o", '
                                 f'"junior": "openai/gpt-4o-mini"}}: {exc}') from exc
         return aliases
+
+    def model_prices(self) -> dict[str, Price]:
+        """The operator's price table, validated: every entry names a model (or glob) and two prices >= 0."""
+        if not self.model_prices_json:
+            return {}
+        example = '{"ollama/*": {"input": 0, "output": 0}, "openai/my-model": {"input": 2.5, "output": 10}}'
+        try:
+            raw: Any = json.loads(self.model_prices_json)
+        except ValueError as exc:
+            raise SettingsError(f"AI_FIX_MODEL_PRICES is not valid JSON ({exc}); write it like {example}") from exc
+        if not isinstance(raw, dict):
+            raise SettingsError(f"AI_FIX_MODEL_PRICES must be a JSON object like {example}")
+        return {str(model): _price(str(model), entry, example) for model, entry in raw.items()}
+
+
+def _price(model: str, entry: Any, example: str) -> Price:
+    """One entry of AI_FIX_MODEL_PRICES: exactly `input` and `output`, in USD per million tokens."""
+    where = f"AI_FIX_MODEL_PRICES[{model!r}]"
+    if not model.strip():
+        raise SettingsError(f"AI_FIX_MODEL_PRICES has an empty model name; write it like {example}")
+    if not isinstance(entry, dict) or set(entry) != {"input", "output"}:
+        raise SettingsError(f'{where} must be {{"input": USD per 1M tokens, "output": USD per 1M tokens}}, '
+                            f"not {json.dumps(entry)}")
+    values = [entry["input"], entry["output"]]
+    if not all(isinstance(v, int | float) and not isinstance(v, bool) and 0 <= v < float("inf") for v in values):
+        raise SettingsError(f"{where}: prices must be numbers of USD per 1M tokens, 0 or more, not "
+                            f"{json.dumps(entry)}")
+    return Price(input=float(values[0]), output=float(values[1]))

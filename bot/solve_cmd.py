@@ -77,11 +77,17 @@ def run(args: argparse.Namespace) -> int:
     repo = args.repo.resolve()
     try:
         settings = Settings()
+        chat = LiteLLMChat(api_base=args.api_base or settings.llm_api_base, timeout_s=settings.llm_timeout_s,
+                           prices=settings.model_prices())
         pair = _pair(args, settings)
         if _git(repo, "status", "--porcelain", "--untracked-files=no"):
             raise RunnerError(f"{repo} has uncommitted changes", hint="commit or stash them first")
         branch = _git(repo, "symbolic-ref", "--quiet", "--short", "HEAD")
+        # litellm takes 5-15 s to import: import it while the repository is prepared and the checks run on the
+        # untouched code, so that the first model call need not wait. A failed import is raised by that first
+        # call, as a `ModelError` the outcome reports. (Started once the arguments are known usable.)
         text = args.issue_file.read_text(encoding="utf-8")
+        chat.warm_up()
     except (SettingsError, UnknownModel, RunnerError, OSError) as exc:
         detail = "a checked-out branch is needed (detached HEAD?)" if isinstance(exc, GitError) else str(exc)
         print(f"ai-fix solve: {detail}", file=sys.stderr)
@@ -90,8 +96,8 @@ def run(args: argparse.Namespace) -> int:
     with tempfile.TemporaryDirectory(prefix="ai-fix-solve-") as scratch:
         sandbox = docker_sandbox_factory(settings.sandbox_image,
                                          [p.strip() for p in settings.allowed_images.split(",") if p.strip()])
-        deps = SolveDeps(workspace=Workspace(Path(scratch)),
-                         chat=LiteLLMChat(api_base=args.api_base or settings.llm_api_base),
+        deps = SolveDeps(workspace=Workspace(Path(scratch), borrow_objects=True),
+                         chat=chat,
                          sandbox=sandbox, setup=sandbox.prepare, aliases=settings.model_aliases(),
                          repo_map=structured_map(settings.data_dir / "repomap.sqlite3"),
                          progress=lambda message: print(f"… {message}", file=sys.stderr))

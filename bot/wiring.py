@@ -39,7 +39,8 @@ def sandbox_factory(settings: Settings) -> DockerFactory:
 
 
 def deps_factory(settings: Settings, workspace: Workspace) -> Callable[[Callable[[], bool]], SolveDeps]:
-    chat = LiteLLMChat(api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s)
+    chat = LiteLLMChat(api_base=settings.llm_api_base, timeout_s=settings.llm_timeout_s,
+                       prices=settings.model_prices())
     sandbox = sandbox_factory(settings)
     aliases = settings.model_aliases()
     repo_map = structured_map(settings.data_dir / "repomap.sqlite3")

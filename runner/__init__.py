@@ -14,11 +14,12 @@ GitHub or HTTP. Behind this face, by concern:
   `repomap/`: ranking files for an issue; `sandbox/`: running commands in Docker and the
   repository's setup phase; `file_kinds`: what a path is (language, text, test, skipped folder);
 - `workspace` and `git` (mirrors, worktrees, commit, push; the one hardened way git runs), `llm`
-  (litellm with tenacity's retries), `models` (aliases), `repo_config` (`.github/ai-fix.yml`),
-  `context` (files the models see), `prompts` (templates in prompts/), `safe_read`.
+  (litellm with tenacity's retries), `prices` (what a call costs), `models` (aliases), `repo_config`
+  (`.github/ai-fix.yml`), `context` (files the models see), `prompts` (templates in prompts/), `safe_read`.
 
 Nothing behind the face is imported until it is used (`__getattr__` below), so `import runner.repomap`
-stays light; the Docker SDK loads with the first sandbox, litellm at the first model call.
+stays light; the Docker SDK loads with the first sandbox, litellm at the first model call (or on a
+background thread from `LiteLLMChat.warm_up`, as `ai-fix solve` does while it prepares the repository).
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for the type checker; at run time 
         SetupResult,
         SetupRunner,
     )
+    from runner.prices import Price
     from runner.sandbox.factory import DockerFactory
     from runner.workspace import Workspace, Worktree
 
@@ -66,6 +68,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
     **{name: ("runner.ports", name) for name in (
         "ChatModel", "CommandResult", "Completion", "Issue", "MapFactory", "Message", "SandboxFactory",
         "SandboxSession", "SetupResult", "SetupRunner")},
+    "Price": ("runner.prices", "Price"),
     "DockerFactory": ("runner.sandbox.factory", "DockerFactory"),
     **{name: ("runner.job", name) for name in ("Overrides", "SolveDeps", "SolveRequest", "solve")},
     **{name: ("runner.workspace", name) for name in ("Workspace", "Worktree")},
@@ -74,7 +77,7 @@ _EXPORTS: dict[str, tuple[str, str]] = {
 __all__ = [  # every name of the face; _EXPORTS says where each lives (a test keeps the two in step)
     "Attempt", "Cancelled", "ChatModel", "CommandResult", "Completion", "CostLimitReached", "DEFAULT_ALIASES",
     "DockerFactory", "GitError", "Issue", "LLMCall", "LiteLLMChat", "MapFactory", "Message", "ModelError",
-    "ModelPair", "Outcome", "Overrides", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
+    "ModelPair", "Outcome", "Overrides", "Price", "RepoConfigError", "RetryPolicy", "RunnerError", "SandboxFactory",
     "SandboxSession", "SetupResult", "SetupRunner", "SolveDeps", "SolveRequest", "TestCounts", "UnknownModel",
     "Verdict", "Workspace", "Worktree", "add_cli_commands", "docker_sandbox_factory", "is_test_path",
     "reap_sandboxes", "resolve", "run_git", "simple_map", "solve", "structured_map",

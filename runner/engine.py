@@ -129,7 +129,7 @@ class AttemptRunner:
                                               f"{nxt.senior} + {nxt.junior}")
                 self.attempt.senior, self.attempt.junior = nxt.senior, nxt.junior
                 continue
-            self.ctx.budget.spend(done.cost_usd)
+            self.ctx.budget.charge(role, done)
             self._truncated = done.finish_reason == "length"
             self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
                                               done.cost_usd, done.duration_s, done.cost_estimated))

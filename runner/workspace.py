@@ -42,10 +42,16 @@ class Worktree:
 
 
 class Workspace:
-    """Mirrors under `root/mirrors`, worktrees under `root/worktrees`."""
+    """Mirrors under `root/mirrors`, worktrees under `root/worktrees`.
 
-    def __init__(self, root: Path) -> None:
+    `borrow_objects`: a mirror of a repository on this machine reads the repository's objects in place
+    instead of copying them (`_borrow`). For a workspace that lives as long as one job (`ai-fix solve`'s
+    temporary one); the worker's mirrors are caches that outlive any job, so they keep their own copy.
+    """
+
+    def __init__(self, root: Path, *, borrow_objects: bool = False) -> None:
         self.root = root
+        self.borrow_objects = borrow_objects
 
     def mirror_path(self, clone_url: str) -> Path:
         digest = hashlib.sha256(clone_url.encode()).hexdigest()[:16]
@@ -54,11 +60,18 @@ class Workspace:
         return self.root / "mirrors" / f"{safe}-{digest}.git"
 
     def fetch(self, clone_url: str, git_env: Mapping[str, str]) -> Path:
-        """Create or update the bare mirror with an incremental fetch of every branch."""
+        """Create or update the bare mirror with an incremental fetch of every branch.
+
+        With `borrow_objects`, a repository on this machine (`ai-fix solve --repo PATH`) lends its objects
+        (`_borrow`): the fetch then copies only its refs, in milliseconds instead of the whole history
+        (26-28 s for sympy).
+        """
         mirror = self.mirror_path(clone_url)
         if not (mirror / "HEAD").exists():
             mirror.parent.mkdir(parents=True, exist_ok=True)
             git(["init", "--bare", "--quiet", str(mirror)])
+        if self.borrow_objects:
+            _borrow(mirror, clone_url)
         git(["fetch", "--quiet", "--prune", "--no-tags", clone_url, "+refs/heads/*:refs/remotes/origin/*"],
             git_dir=mirror, git_env=git_env)
         return mirror
@@ -76,7 +89,10 @@ class Workspace:
         except GitError as exc:
             raise GitError(f"branch {base_branch!r} was not found in the repository",
                            hint="check the repository's default branch") from exc
-        git(["worktree", "add", "--detach", "--quiet", str(path), base_sha], git_dir=mirror)
+        # Parallel checkout (one worker per core): writing thousands of files is bound by system calls,
+        # not by inflating objects, so two workers halve a large checkout (sympy: ~4 s to ~2.5 s, loaded).
+        git(["-c", "checkout.workers=0", "worktree", "add", "--detach", "--quiet", str(path), base_sha],
+            git_dir=mirror)
         return Worktree(path=path, git_dir=mirror / "worktrees" / name, mirror=mirror, base_sha=base_sha)
 
     def remove(self, worktree: Worktree) -> None:
@@ -167,6 +183,39 @@ class Eviction:
     removed: tuple[Path, ...]
     freed_bytes: int
     kept_bytes: int
+
+
+def _borrow(mirror: Path, clone_url: str) -> None:
+    """Let the mirror read a local repository's objects in place (git's alternates), instead of copying them.
+
+    Why this is safe, for the user's repository and for the App:
+    - Only objects are borrowed: the mirror lists the repository's object directory in
+      `objects/info/alternates`, and git only ever reads an alternate; every object the App writes
+      (`hash-object -w`, `commit-tree`, a worktree's index) goes to the mirror's own directory, and a
+      `gc` of the mirror repacks its local objects only (`repack -l`). The repository's config, hooks
+      and refs are not read through it.
+    - Sandboxed code cannot reach the repository through it: a sandbox mounts an attempt's worktree
+      and, read-only, the worktree's `.git` file (a path); the mirror, its alternates file and the
+      repository are never mounted, and host git keeps naming `--git-dir`/`--work-tree` (module docstring).
+    - Objects are immutable and named by their hash, so reading them from the repository yields exactly
+      what a fetch would have copied. The one cost: the mirror needs the repository's objects while it
+      lives, which is why only a workspace that lives for one job borrows (`ai-fix solve`'s temporary
+      one); the commits it uses stay reachable from the repository's branches meanwhile.
+    Not borrowed (the fetch copies as before): a URL, a shallow repository (its history has holes the
+    mirror would not know of), a path git does not recognise as a repository.
+    """
+    source = Path(clone_url)
+    if "://" in clone_url or not source.is_absolute() or not source.is_dir():
+        return
+    try:
+        shallow, objects = git(["rev-parse", "--is-shallow-repository", "--path-format=absolute", "--git-path",
+                                "objects"], cwd=source).split()
+    except (GitError, ValueError):
+        return
+    if shallow != "false" or not Path(objects).is_dir():
+        return
+    (mirror / "objects" / "info").mkdir(parents=True, exist_ok=True)
+    (mirror / "objects" / "info" / "alternates").write_text(objects + "\n")
 
 
 def _last_used(mirror: Path) -> float:

@@ -84,3 +84,50 @@ def test_unknown_branch_and_secrets_redacted(tmp_path: Path, origin: Path) -> No
     with pytest.raises(GitError) as raised:
         ws.fetch(str(tmp_path / "missing.git") + "/Authorization: Basic c2VjcmV0LXRva2VuLXZhbHVl", secret_env)
     assert "c2VjcmV0LXRva2VuLXZhbHVl" not in str(raised.value)
+
+
+def _checkout_of(origin: Path, where: Path, *args: str) -> Path:
+    _sh("git", "clone", "-q", *args, f"file://{origin}", str(where), cwd=where.parent)
+    return where
+
+
+def _objects(git_dir: Path) -> int:
+    """Objects stored in the repository itself (loose and packed), not those it borrows."""
+    counts = dict(line.split(": ") for line in _sh("git", "count-objects", "-v", cwd=git_dir).splitlines())
+    return int(counts["count"]) + int(counts["in-pack"])
+
+
+def test_a_local_checkout_lends_its_objects_and_receives_none(tmp_path: Path, origin: Path) -> None:
+    user = _checkout_of(origin, tmp_path / "user")
+    before = _objects(user / ".git")
+    ws = Workspace(tmp_path / "ws", borrow_objects=True)
+    mirror = ws.fetch(str(user), {})
+    alternates = (mirror / "objects" / "info" / "alternates").read_text()
+    assert alternates == f"{user / '.git' / 'objects'}\n" and _objects(mirror) == 0  # nothing copied
+    tree = ws.checkout(mirror, "main")
+    assert (tree.path / "app.py").read_text().endswith("a - b\n")
+    # What the App writes (blobs, trees, the commit) lands in the mirror; the user's repository is only read.
+    commit = workspace.commit_contents(tree, {"app.py": "def add(a, b):\n    return a + b\n"}, "Fix add", ("b", "b@e"))
+    assert "+    return a + b" in workspace.diff(tree, commit)
+    assert _objects(mirror) == 3 and _objects(user / ".git") == before
+    with pytest.raises(subprocess.CalledProcessError):
+        _sh("git", "cat-file", "-e", commit, cwd=user)
+    # What a sandbox sees of the worktree (it is mounted, its `.git` file read-only) never names the user's
+    # repository: the gitdir is in the mirror, and the mirror (with its alternates file) is not mounted.
+    seen = [p.read_bytes() for p in tree.path.rglob("*") if p.is_file()]
+    assert (tree.path / ".git").read_text() == f"gitdir: {tree.git_dir}\n" and tree.git_dir.is_relative_to(mirror)
+    assert not any(str(user).encode() in data for data in seen)
+    # New commits of the user's are fetched again as refs only.
+    _sh("git", "-c", "user.name=t", "-c", "user.email=t@t", "commit", "-q", "--allow-empty", "-m", "more", cwd=user)
+    assert ws.fetch(str(user), {}) == mirror and _objects(mirror) == 3
+    assert ws.checkout(mirror, "main").base_sha == _sh("git", "rev-parse", "HEAD", cwd=user).strip()
+
+
+def test_what_cannot_be_borrowed_is_fetched(tmp_path: Path, origin: Path) -> None:
+    # A shallow checkout has holes in its history the mirror would not know of; a long-lived workspace (the
+    # worker's cache) must not depend on another repository; both copy the objects as before.
+    shallow = _checkout_of(origin, tmp_path / "shallow", "--depth", "1")
+    mirror = Workspace(tmp_path / "ws", borrow_objects=True).fetch(str(shallow), {})
+    assert not (mirror / "objects" / "info" / "alternates").exists() and _objects(mirror) > 0
+    cached = Workspace(tmp_path / "cache").fetch(str(origin), {})
+    assert not (cached / "objects" / "info" / "alternates").exists() and _objects(cached) > 0
