@@ -26,7 +26,7 @@ from runner.edit.parse import parse_whole
 from runner.errors import LimitReached, ModelError
 from runner.limits import Budget
 from runner.models import ModelPair
-from runner.outcome import Attempt, LLMCall
+from runner.outcome import FIXES_NOTHING, Attempt, LLMCall
 from runner.ports import ChatModel, Issue, MapProvider, Message
 from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
 from runner.workspace import Worktree
@@ -86,7 +86,9 @@ class _Feedback:
     test_output: str = ""
     new_failures: list[str] = field(default_factory=list)
     test_problem: str = ""
-    """Why the tests vouch for nothing even without a new failure (no test ran)."""
+    """Why the tests vouch for nothing even without a new failure (no test ran, every old failure still fails)."""
+    unfixed: list[str] = field(default_factory=list)
+    """The tests that failed before the change and still fail, when it fixed none of them."""
     review: str = ""
 
 
@@ -224,10 +226,18 @@ class AttemptRunner:
         attempt.test, attempt.tests_after = result, after.counts
         attempt.tests_before = before.counts if before else None
         attempt.new_failures, attempt.still_failing = comparison.new, comparison.still_failing
+        attempt.fixed_tests = comparison.fixed
         counted = f"{after.counts}" + (f"; {before.counts} before the change" if before else "")
+        if comparison.ok and attempt.fixes_nothing:
+            # Nothing new fails, but nothing that failed passes now either: a cosmetic edit ends exactly so.
+            feedback.test_problem, feedback.unfixed = FIXES_NOTHING, comparison.still_failing
+            feedback.test_output = test_results.cut(result.output, self.ctx.settings.test_output_chars,
+                                                    keep=comparison.still_failing)
+            return f"{FIXES_NOTHING} ({counted})"
         if comparison.ok:
             note = f"; {len(comparison.still_failing)} failed before the change too" if comparison.still_failing else ""
-            return ("passed" if result.passed else "no new failures") + f" ({counted})" + note
+            fixed = f"; fixes {len(comparison.fixed)} that failed before" if comparison.fixed else ""
+            return ("passed" if result.passed else "no new failures") + f" ({counted})" + fixed + note
         feedback.new_failures, feedback.test_problem = comparison.new, comparison.problem
         feedback.test_output = test_results.cut(result.output, self.ctx.settings.test_output_chars, keep=comparison.new)
         if not comparison.new:
@@ -288,6 +298,7 @@ class AttemptRunner:
                 "junior_fix.md.j2", edit_errors=feedback.edit_errors, applied=feedback.applied,
                 lint_errors=feedback.lint_errors, test_output=feedback.test_output,
                 new_failures=feedback.new_failures, test_problem=feedback.test_problem,
+                unfixed=feedback.unfixed,
                 test_command=self.checks.test_command or "",
                 review=feedback.review, file_contents=shown,
                 fence=fence_for([t for _, t in shown] + [feedback.test_output, *feedback.lint_errors]))})
