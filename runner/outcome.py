@@ -12,7 +12,6 @@ from typing import Any
 
 from runner.ports import CommandResult, SetupResult
 
-
 FIXES_NOTHING = "every test that failed before the change still fails: nothing shows that it fixes the issue"
 """Why a change that breaks nothing is still not plausible when the baseline had failures and it fixed none."""
 
