@@ -26,7 +26,7 @@ from runner.edit.parse import parse_whole
 from runner.errors import LimitReached, ModelError
 from runner.limits import Budget
 from runner.models import ModelPair
-from runner.outcome import FIXES_NOTHING, Attempt, LLMCall
+from runner.outcome import FIXES_NOTHING, Attempt, LLMCall, TestCounts
 from runner.ports import ChatModel, Issue, MapProvider, Message
 from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
 from runner.workspace import Worktree
@@ -221,13 +221,19 @@ class AttemptRunner:
             return "not run (no test command)"
         result = checks.session.run(checks.test_command, self._timeout())
         after, before = test_results.read(result), checks.baseline_run
-        comparison = test_results.compare(before, after)
+        comparison, counts = test_results.compare(before, after), after.counts
+        cannot = test_results.unusable(after, result.output) if after.status == "unreadable" else None
+        if cannot:
+            # The runner said it could not start (pytest exit 4: a conftest that no longer imports; exit 127):
+            # no test ran, which is the problem, rather than "which tests fail cannot be read".
+            comparison = test_results.Comparison([], [], [], f"no test ran: {cannot}")
+            counts = TestCounts("no_tests", False, 0)
         attempt = self.attempt
-        attempt.test, attempt.tests_after = result, after.counts
+        attempt.test, attempt.tests_after = result, counts
         attempt.tests_before = before.counts if before else None
         attempt.new_failures, attempt.still_failing = comparison.new, comparison.still_failing
         attempt.fixed_tests = comparison.fixed
-        counted = f"{after.counts}" + (f"; {before.counts} before the change" if before else "")
+        counted = f"{counts}" + (f"; {before.counts} before the change" if before else "")
         if comparison.ok and attempt.fixes_nothing:
             # Nothing new fails, but nothing that failed passes now either: a cosmetic edit ends exactly so.
             feedback.test_problem, feedback.unfixed = FIXES_NOTHING, comparison.still_failing

@@ -40,7 +40,9 @@ def says_no_tests(attempt: object | None, after: dict[str, Any] | None) -> bool:
     if after is not None and after.get("status") in ("no_tests", "collection_error"):
         return True
     run = _run_record(attempt) if attempt is not None else None
-    if run is not None and getattr(run, "ran", True) is False:
+    # `ran` False on a run the engine could not read ("unreadable") means it cannot say, not that none ran.
+    if run is not None and getattr(run, "ran", True) is False and \
+            str(getattr(run, "status", "")) not in ("unreadable", "timed_out"):
         return True
     words = [*getattr(attempt, "new_failures", []), getattr(attempt, "error", "")]
     return any(_NOT_RAN.search(str(word)) for word in words)

@@ -166,6 +166,10 @@ def test_the_engines_counts_and_no_test_statement_are_read_from_whatever_record_
     assert says_no_tests(_Attempt(["no tests ran: tests/test_cli.py could not be collected"]), None)
     assert not says_no_tests(_Attempt(["tests/test_cli.py"]), None)
     assert not says_no_tests(_Attempt([], test_run=_Run(3, 2, 1, 0, 0, "failed", True)), None)
+    # An engine that could not read the run (ran False only because nothing was counted) does not say none ran.
+    unreadable = _Attempt(["`pytest` still fails (exit 4); which tests fail cannot be read from its output"],
+                          test_run=_Run(0, 0, 0, 0, 0, "unreadable", False))
+    assert not says_no_tests(unreadable, counts(unreadable, None))
 
 
 @dataclass

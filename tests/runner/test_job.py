@@ -390,6 +390,26 @@ def test_fixing_one_of_two_old_failures_is_plausible_and_names_the_fixed_test(
         "- `test_calc.py::test_add`\n" in body
 
 
+@SESSIONS
+def test_a_conftest_that_no_longer_imports_is_said_to_run_no_test(tmp_path: Path,
+                                                                  session: Callable[[Path], SandboxSession]) -> None:
+    """pytest cannot start after the change (exit 4, no report): no test ran, rather than "which tests fail
+    cannot be read"; the Junior is told why."""
+    conftest = "import calc\n"
+    origin = make_origin(tmp_path, {"calc.py": CALC, "test_calc.py": CALC_TESTS, "conftest.py": conftest},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    breaks = block("calc.py", "    return a * b\n", "    return a * b\n\n\nraise RuntimeError('broken')\n")
+    chat = ScriptedChat("plan", breaks, "no", "no", "no")
+    outcome = _solve(tmp_path, origin, chat, session=session)
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE
+    [attempt] = outcome.attempts
+    assert attempt.test is not None and attempt.test.exit_code == 4
+    assert attempt.new_failures == [] and str(attempt.tests_after) == "no test ran" and not attempt.tests_ok
+    assert "checks nothing: no test ran: pytest could not start (exit 4): ImportError while loading conftest" \
+        in chat.calls[2][1][-1]["content"]
+    assert not_plausible_reason(outcome, attempt) == "the tests checked nothing after the change (no test ran)"
+
+
 APP = "def helper():\n    return 1\n"
 APP_TESTS = "from app import helpr\n\n\ndef test_helper():\n    assert helpr() == 1\n"
 IMPORT_ISSUE = Issue(1, "tests/test_app.py fails to import", "ImportError: cannot import name 'helpr' from 'app'")
