@@ -12,6 +12,7 @@ how the attempt ended (its record, the contents to commit, its worktree, the sto
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,7 +28,7 @@ from runner.errors import LimitReached, ModelError
 from runner.limits import Budget
 from runner.models import ModelPair
 from runner.outcome import FIXES_NOTHING, Attempt, LLMCall, TestCounts
-from runner.ports import ChatModel, Issue, MapProvider, Message
+from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message
 from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
 from runner.workspace import Worktree
 
@@ -90,6 +91,19 @@ class _Feedback:
     unfixed: list[str] = field(default_factory=list)
     """The tests that failed before the change and still fail, when it fixed none of them."""
     review: str = ""
+
+
+_CRASH = re.compile(r"^Traceback \(most recent call last\):\n(?:.*\n)*?(\w+(?:Error|Exception)\b.*)$", re.M)
+
+
+def _could_not_start(after: test_results.TestRun, result: CommandResult) -> str | None:
+    """Why a run we could not read ran no test at all, or None: the runner said it could not start (pytest exit 4,
+    exit 126/127), or pytest itself crashed on import (exit 1, no report, no summary, a bare traceback)."""
+    cannot = test_results.unusable(after, result.output)
+    if cannot or "pytest" not in after.command or after.exit_code != 1 or result.report:
+        return cannot
+    crash = _CRASH.search(result.output)
+    return f"pytest itself crashed before running any test: {crash.group(1).strip()[:300]}" if crash else None
 
 
 class AttemptRunner:
@@ -222,7 +236,7 @@ class AttemptRunner:
         result = checks.session.run(checks.test_command, self._timeout())
         after, before = test_results.read(result), checks.baseline_run
         comparison, counts = test_results.compare(before, after), after.counts
-        cannot = test_results.unusable(after, result.output) if after.status == "unreadable" else None
+        cannot = _could_not_start(after, result) if after.status == "unreadable" else None
         if cannot:
             # The runner said it could not start (pytest exit 4: a conftest that no longer imports; exit 127):
             # no test ran, which is the problem, rather than "which tests fail cannot be read".
