@@ -91,6 +91,8 @@ def not_plausible_reason(outcome: Outcome, attempt: Attempt | None) -> str:
         return f"the tests checked nothing after the change ({after})"
     if attempt.new_failures:
         return f"{len(attempt.new_failures)} test failure(s) are new with this change"
+    if attempt.fixes_nothing:
+        return "every test that failed before the change still fails: nothing shows that it fixes the issue"
     return outcome.error or "it was not verified"
 
 

@@ -23,7 +23,8 @@ from runner.workspace import Worktree
 
 def rank(attempt: Attempt, test_command: str | None) -> tuple[int, int]:
     """aider's order, refined with tests: lower is better; ties go to fewer new failures. Tier 0 needs the
-    tests to have run on the change (`Attempt.tests_ok`: at least one executed, none newly failing)."""
+    tests to have run on the change (`Attempt.tests_ok`: at least one executed, none newly failing, and, when
+    some failed before the change, at least one of those fixed: otherwise a cosmetic edit would stop the loop)."""
     edit_ok, lint_ok = attempt.edit_ok, attempt.lint_ok
     tests_ok = attempt.tests_ok if test_command else True
     if edit_ok and lint_ok and tests_ok:
@@ -47,8 +48,9 @@ def as_good_as_it_gets(attempt: Attempt, test_command: str | None) -> bool:
 
 
 def plausible(attempt: Attempt, test_command: str | None) -> bool:
-    """Edits applied, no new lint error, and tests ran (at least one executed) with no new failure. Without a
-    test command a change is unverified, never plausible: the PR says so and opens as a draft."""
+    """Edits applied, no new lint error, and tests ran (at least one executed) with no new failure and, when tests
+    failed before the change, at least one of them fixed. Without a test command a change is unverified, never
+    plausible: the PR says so and opens as a draft."""
     return test_command is not None and as_good_as_it_gets(attempt, test_command)
 
 

@@ -12,6 +12,7 @@ how the attempt ended (its record, the contents to commit, its worktree, the sto
 from __future__ import annotations
 
 import difflib
+import re
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,8 +27,8 @@ from runner.edit.parse import parse_whole
 from runner.errors import LimitReached, ModelError
 from runner.limits import Budget
 from runner.models import ModelPair
-from runner.outcome import Attempt, LLMCall
-from runner.ports import ChatModel, Issue, MapProvider, Message
+from runner.outcome import FIXES_NOTHING, Attempt, LLMCall, TestCounts
+from runner.ports import ChatModel, CommandResult, Issue, MapProvider, Message
 from runner.replies import closest_paths, feedback_line, fence_for, parse_file_list, review_approves
 from runner.workspace import Worktree
 
@@ -86,8 +87,23 @@ class _Feedback:
     test_output: str = ""
     new_failures: list[str] = field(default_factory=list)
     test_problem: str = ""
-    """Why the tests vouch for nothing even without a new failure (no test ran)."""
+    """Why the tests vouch for nothing even without a new failure (no test ran, every old failure still fails)."""
+    unfixed: list[str] = field(default_factory=list)
+    """The tests that failed before the change and still fail, when it fixed none of them."""
     review: str = ""
+
+
+_CRASH = re.compile(r"^Traceback \(most recent call last\):\n(?:.*\n)*?(\w+(?:Error|Exception)\b.*)$", re.M)
+
+
+def _could_not_start(after: test_results.TestRun, result: CommandResult) -> str | None:
+    """Why a run we could not read ran no test at all, or None: the runner said it could not start (pytest exit 4,
+    exit 126/127), or pytest itself crashed on import (exit 1, no report, no summary, a bare traceback)."""
+    cannot = test_results.unusable(after, result.output)
+    if cannot or "pytest" not in after.command or after.exit_code != 1 or result.report:
+        return cannot
+    crash = _CRASH.search(result.output)
+    return f"pytest itself crashed before running any test: {crash.group(1).strip()[:300]}" if crash else None
 
 
 class AttemptRunner:
@@ -219,15 +235,29 @@ class AttemptRunner:
             return "not run (no test command)"
         result = checks.session.run(checks.test_command, self._timeout())
         after, before = test_results.read(result), checks.baseline_run
-        comparison = test_results.compare(before, after)
+        comparison, counts = test_results.compare(before, after), after.counts
+        cannot = _could_not_start(after, result) if after.status == "unreadable" else None
+        if cannot:
+            # The runner said it could not start (pytest exit 4: a conftest that no longer imports; exit 127):
+            # no test ran, which is the problem, rather than "which tests fail cannot be read".
+            comparison = test_results.Comparison([], [], [], f"no test ran: {cannot}")
+            counts = TestCounts("no_tests", False, 0)
         attempt = self.attempt
-        attempt.test, attempt.tests_after = result, after.counts
+        attempt.test, attempt.tests_after = result, counts
         attempt.tests_before = before.counts if before else None
         attempt.new_failures, attempt.still_failing = comparison.new, comparison.still_failing
-        counted = f"{after.counts}" + (f"; {before.counts} before the change" if before else "")
+        attempt.fixed_tests = comparison.fixed
+        counted = f"{counts}" + (f"; {before.counts} before the change" if before else "")
+        if comparison.ok and attempt.fixes_nothing:
+            # Nothing new fails, but nothing that failed passes now either: a cosmetic edit ends exactly so.
+            feedback.test_problem, feedback.unfixed = FIXES_NOTHING, comparison.still_failing
+            feedback.test_output = test_results.cut(result.output, self.ctx.settings.test_output_chars,
+                                                    keep=comparison.still_failing)
+            return f"{FIXES_NOTHING} ({counted})"
         if comparison.ok:
             note = f"; {len(comparison.still_failing)} failed before the change too" if comparison.still_failing else ""
-            return ("passed" if result.passed else "no new failures") + f" ({counted})" + note
+            fixed = f"; fixes {len(comparison.fixed)} that failed before" if comparison.fixed else ""
+            return ("passed" if result.passed else "no new failures") + f" ({counted})" + fixed + note
         feedback.new_failures, feedback.test_problem = comparison.new, comparison.problem
         feedback.test_output = test_results.cut(result.output, self.ctx.settings.test_output_chars, keep=comparison.new)
         if not comparison.new:
@@ -288,6 +318,7 @@ class AttemptRunner:
                 "junior_fix.md.j2", edit_errors=feedback.edit_errors, applied=feedback.applied,
                 lint_errors=feedback.lint_errors, test_output=feedback.test_output,
                 new_failures=feedback.new_failures, test_problem=feedback.test_problem,
+                unfixed=feedback.unfixed,
                 test_command=self.checks.test_command or "",
                 review=feedback.review, file_contents=shown,
                 fence=fence_for([t for _, t in shown] + [feedback.test_output, *feedback.lint_errors]))})

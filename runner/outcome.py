@@ -12,10 +12,13 @@ from typing import Any
 
 from runner.ports import CommandResult, SetupResult
 
+FIXES_NOTHING = "every test that failed before the change still fails: nothing shows that it fixes the issue"
+"""Why a change that breaks nothing is still not plausible when the baseline had failures and it fixed none."""
+
 
 class Verdict(StrEnum):
     PLAUSIBLE = "plausible"
-    """Edits applied, no new lint errors, no new test failures."""
+    """Edits applied, no new lint errors, no new test failures, and (when tests failed before) at least one fixed."""
     NOT_PLAUSIBLE = "not_plausible"
     """Edits applied but something is still failing (or could not be checked)."""
     NO_EDIT = "no_edit"
@@ -95,6 +98,8 @@ class Attempt:
     new_failures: list[str] = field(default_factory=list)
     still_failing: list[str] = field(default_factory=list)
     """Tests that failed before the change too: not blamed on it."""
+    fixed_tests: list[str] = field(default_factory=list)
+    """Tests that failed before the change and pass after it: what shows the change fixes something."""
     reflections: int = 0
     fallbacks: list[str] = field(default_factory=list)
     """Model switches after a provider kept failing."""
@@ -112,10 +117,17 @@ class Attempt:
         return not self.lint_errors
 
     @property
+    def fixes_nothing(self) -> bool:
+        """Tests failed before the change and every one of them still fails: a cosmetic edit looks exactly like
+        this, so nothing shows that the change fixes the issue. (A baseline without failures says nothing here.)"""
+        return bool(self.still_failing) and not self.fixed_tests
+
+    @property
     def tests_ok(self) -> bool:
-        """The tests ran after the change, at least one of them executed, and none failed that did not before."""
+        """The tests ran after the change, at least one of them executed, none failed that did not before, and
+        when some failed before, the change fixed at least one of them."""
         return self.test is not None and self.tests_after is not None and self.tests_after.ran \
-            and not self.new_failures
+            and not self.new_failures and not self.fixes_nothing
 
     @property
     def tokens(self) -> int:

@@ -117,7 +117,8 @@ def _row(inst: Instance, kind: Kind, outcome: Outcome, recorder: Recorder, break
     before = observe.counts(outcome, outcome.baseline)
     after = observe.counts(attempt, final)
     new = tuple(attempt.new_failures) if attempt else ()
-    seen = Observed(outcome.verdict.value, new, observe.says_no_tests(attempt, after), before_truth, after_truth)
+    seen = Observed(outcome.verdict.value, new, observe.says_no_tests(attempt, after), before_truth, after_truth,
+                    observe.says_nothing_fixed(attempt))
     verdict = judge(kind, seen, inst.fail_to_pass, breaks)
     why = verdict.why
     if outcome.error:

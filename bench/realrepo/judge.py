@@ -1,7 +1,8 @@
 """What each run should end in, and whether it did: the benchmark's expectations as one pure function.
 
 Four runs per instance. The known fix must be plausible. Each negative control must not be, and
-must say why in the terms a maintainer checks: the no-op leaves FAIL_TO_PASS failing, the regression
+must say why in the terms a maintainer checks: the no-op leaves FAIL_TO_PASS failing (the outcome says
+every test that failed before still fails), the regression
 names the exact (space-containing) ids it broke as new failures, the import break says no test ran.
 
 A run is `invalid` rather than wrong when the ground truth (the benchmark's own reading of the JUnit
@@ -38,6 +39,8 @@ class Observed:
     """The outcome states that no test ran (a status, a count of 0, or words to that effect)."""
     before: Results | None
     after: Results | None
+    says_nothing_fixed: bool = False
+    """The outcome states that every test failing before the change still fails (nothing shows a fix)."""
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,8 @@ def judge(kind: Kind, seen: Observed, fail_to_pass: Sequence[str], breaks: Seque
         missing = [test for test in breaks if test not in seen.new_failures]
         if missing:
             return Judgement("wrong", f"new failures miss {_few(missing)}; they read {_few(seen.new_failures)}")
+    if kind == "noop" and not seen.says_nothing_fixed:
+        return Judgement("wrong", f"does not say that nothing was fixed; new failures: {_few(seen.new_failures)}")
     if kind == "import_break" and not seen.says_no_tests:
         return Judgement("wrong", f"does not say no test ran; new failures: {_few(seen.new_failures)}")
     return Judgement("right")

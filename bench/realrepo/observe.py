@@ -40,16 +40,33 @@ def says_no_tests(attempt: object | None, after: dict[str, Any] | None) -> bool:
     if after is not None and after.get("status") in ("no_tests", "collection_error"):
         return True
     run = _run_record(attempt) if attempt is not None else None
-    if run is not None and getattr(run, "ran", True) is False:
+    # `ran` False on a run the engine could not read ("unreadable") means it cannot say, not that none ran.
+    if run is not None and getattr(run, "ran", True) is False and \
+            str(getattr(run, "status", "")) not in ("unreadable", "timed_out"):
         return True
     words = [*getattr(attempt, "new_failures", []), getattr(attempt, "error", "")]
     return any(_NOT_RAN.search(str(word)) for word in words)
 
 
+def says_nothing_fixed(attempt: object | None) -> bool:
+    """The outcome states that every test failing before the change still fails after it (the engine's
+    `Attempt.fixes_nothing`; an engine without it does not say so)."""
+    return bool(getattr(attempt, "fixes_nothing", False))
+
+
+# The record an attempt holds of its baseline is not its own run: the attempt's counts are `tests_after`.
+_PREFERRED = ("tests_after", "baseline_tests")
+_NOT_ITS_OWN = ("tests_before",)
+
+
 def _run_record(holder: object) -> object | None:
-    """A field of `holder` that looks like a test-run record (has the counts), if any."""
+    """A field of `holder` that looks like a test-run record (has the counts), if any: the run's own record by
+    name first, never the baseline's record an attempt keeps beside its own."""
     fields = getattr(holder, "__dataclass_fields__", None) or {}
-    for name in fields:
+    ordered = [*(n for n in _PREFERRED if n in fields), *(n for n in fields if n not in _PREFERRED)]
+    for name in ordered:
+        if name in _NOT_ITS_OWN:
+            continue
         value: object = getattr(holder, name, None)
         if value is not None and all(isinstance(getattr(value, c, None), int) for c in _COUNTS[1:]):
             return value

@@ -14,7 +14,7 @@ import pytest
 from bench.realrepo.controls import IMPORT_BREAK_LINE, NOOP_LINE, ControlError, append, blocks_for
 from bench.realrepo.judge import Observed, judge
 from bench.realrepo.junit import Case, Results, mangle, parse
-from bench.realrepo.observe import counts, says_no_tests
+from bench.realrepo.observe import counts, says_no_tests, says_nothing_fixed
 
 _TESTS = '''
 import pytest
@@ -107,6 +107,10 @@ def test_controls_are_right_only_when_not_plausible_for_the_stated_reason() -> N
     before = _results(test_a="failed", **{"test_b[x_SP_y]": "passed"})
     noop = Observed("plausible", (), False, before, before)
     assert judge("noop", noop, ["t.py::test_a"]).why == "plausible although FAIL_TO_PASS still fail"
+    unsaid = judge("noop", Observed("not_plausible", ("t.py::test_a",), False, before, before), ["t.py::test_a"])
+    assert (unsaid.result, unsaid.why) == ("wrong", "does not say that nothing was fixed; new failures: `t.py::test_a`")
+    said_nothing_fixed = Observed("not_plausible", (), False, before, before, says_nothing_fixed=True)
+    assert judge("noop", said_nothing_fixed, ["t.py::test_a"]).result == "right"
     broken = _results(test_a="failed", **{"test_b[x_SP_y]": "failed"})
     cut = Observed("not_plausible", ("t.py::test_b[x",), False, before, broken)
     regression = judge("regression", cut, ["t.py::test_a"], ["t.py::test_b[x y]"])
@@ -162,3 +166,28 @@ def test_the_engines_counts_and_no_test_statement_are_read_from_whatever_record_
     assert says_no_tests(_Attempt(["no tests ran: tests/test_cli.py could not be collected"]), None)
     assert not says_no_tests(_Attempt(["tests/test_cli.py"]), None)
     assert not says_no_tests(_Attempt([], test_run=_Run(3, 2, 1, 0, 0, "failed", True)), None)
+    # An engine that could not read the run (ran False only because nothing was counted) does not say none ran.
+    unreadable = _Attempt(["`pytest` still fails (exit 4); which tests fail cannot be read from its output"],
+                          test_run=_Run(0, 0, 0, 0, 0, "unreadable", False))
+    assert not says_no_tests(unreadable, counts(unreadable, None))
+
+
+@dataclass
+class _EngineAttempt:
+    """The engine's attempt holds the baseline's record before its own: its own is read, by name."""
+
+    new_failures: list[str]
+    tests_before: _Run | None = None
+    tests_after: _Run | None = None
+    fixes_nothing: bool = False
+
+
+def test_an_attempts_own_counts_are_read_never_the_baseline_it_keeps() -> None:
+    before, nothing = _Run(5, 4, 1, 0, 0, "failed", True), _Run(0, 0, 0, 0, 0, "collection_error", False)
+    attempt = _EngineAttempt([], tests_before=before, tests_after=nothing)
+    after = counts(attempt, None)
+    assert after is not None and after["status"] == "collection_error" and says_no_tests(attempt, after)
+    unchanged = _EngineAttempt([], tests_before=before, tests_after=before, fixes_nothing=True)
+    assert counts(unchanged, None) == {"collected": 5, "passed": 4, "failed": 1, "errors": 0, "skipped": 0,
+                                       "status": "failed"}
+    assert says_nothing_fixed(unchanged) and not says_nothing_fixed(attempt) and not says_nothing_fixed(None)

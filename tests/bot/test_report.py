@@ -24,7 +24,8 @@ def _outcome(**kwargs: object) -> Outcome:
 def test_untested_change_is_said_to_be_untested() -> None:
     body = pr_body(_outcome(), ["sonnet"])
     assert body.startswith("**ai-fix proposes this change, but it is not verified: there is no test command")
-    assert "Fixes #7" in body and "Fixes #99" not in body and "@everyone" not in body
+    assert "Refs #7" in body and "Fixes #7" not in body  # merging an unverified change must not close the issue
+    assert "Fixes #99" not in body and "@everyone" not in body
 
 
 def test_the_chosen_attempt_is_the_committed_one() -> None:
@@ -40,11 +41,31 @@ def test_the_chosen_attempt_is_the_committed_one() -> None:
 
 def test_the_plausible_verdict_claims_no_more_than_no_new_failure() -> None:
     attempt = Attempt(number=1, senior="s", junior="j", edits_applied=1, edits_proposed=1, changed_files=["a.py"],
-                      test=CommandResult("pytest", 1, "FAILED t.py::test_old", 1.0), still_failing=["t.py::test_old"])
+                      test=CommandResult("pytest", 1, "FAILED t.py::test_old", 1.0), still_failing=["t.py::test_old"],
+                      fixed_tests=["t.py::test_issue"])
     body = pr_body(_outcome(verdict=Verdict.PLAUSIBLE, attempts=[attempt], test_command="pytest",
-                            baseline=CommandResult("pytest", 1, "FAILED t.py::test_old", 1.0)), [])
+                            baseline=CommandResult("pytest", 1, "FAILED t.py::test_old\nFAILED t.py::test_issue",
+                                                   1.0)), [])
     assert "Verdict: plausible: the edits applied, with no new lint error and no new test failure" in body
     assert "the tests pass" not in body and "- `t.py::test_old`" in body
+    assert "Fixes #7" in body and "Refs #7" not in body
+    assert "and the tests show no new failure; 1 test(s) that failed before pass with it.**" in body
+    assert "### Fixed by this change (failed before it, pass with it)\n- `t.py::test_issue`\n" in body
+
+
+def test_a_change_that_fixes_none_of_the_old_failures_says_nothing_shows_it_fixes_the_issue() -> None:
+    """A cosmetic edit: nothing new fails, and every test that failed before still fails."""
+    attempt = Attempt(number=1, senior="s", junior="j", edits_applied=1, edits_proposed=1, changed_files=["a.py"],
+                      test=CommandResult("pytest", 1, "FAILED t.py::test_issue", 1.0),
+                      tests_before=TestCounts("failed", True, 5, 4, 1), tests_after=TestCounts("failed", True, 5, 4, 1),
+                      still_failing=["t.py::test_issue"])
+    body = pr_body(_outcome(attempts=[attempt], test_command="pytest",
+                            baseline=CommandResult("pytest", 1, "FAILED t.py::test_issue", 1.0),
+                            baseline_tests=TestCounts("failed", True, 5, 4, 1)), [])
+    assert body.startswith("**ai-fix proposes this change, but it is not verified: every test that failed before the "
+                           "change still fails: nothing shows that it fixes the issue.** Review it as a draft.")
+    assert "Refs #7" in body and "Fixes #7" not in body and "### Fixed by this change" not in body
+    assert "### Failing before and after the change (not caused by it)\n- `t.py::test_issue`\n" in body
 
 
 def test_edited_test_files_are_flagged() -> None:

@@ -21,10 +21,11 @@ NONE_RAN = TestCounts("collection_error", False, 0, errors=1, collection_errors=
 
 def _attempt(number: int = 1, *, applied: int = 1, edit_errors: tuple[str, ...] = (),
              lint_errors: tuple[str, ...] = (), tested: bool = True, new: tuple[str, ...] = (),
-             counts: TestCounts = FIVE_PASSED) -> Attempt:
+             counts: TestCounts = FIVE_PASSED, still: tuple[str, ...] = (), fixed: tuple[str, ...] = ()) -> Attempt:
     return Attempt(number=number, senior="s", junior="j", edits_applied=applied, edit_errors=list(edit_errors),
                    lint_errors=list(lint_errors), test=PASSED if tested else None,
-                   tests_after=counts if tested else None, new_failures=list(new))
+                   tests_after=counts if tested else None, new_failures=list(new), still_failing=list(still),
+                   fixed_tests=list(fixed))
 
 
 def test_aider_s_order_refined_with_tests() -> None:
@@ -76,3 +77,17 @@ def test_only_the_best_worktree_is_kept_and_it_is_removed_at_the_end(tmp_path: P
         assert not best.offer(_result(tmp_path, _attempt(5), {"a.py": "5"}))  # a tie keeps the earlier one
         raise RuntimeError("whatever ends the loop")
     assert removed == ["tree-1", "tree-4"]
+
+
+def test_a_change_that_fixes_none_of_the_baseline_failures_is_not_as_good_as_it_gets() -> None:
+    """Tests failed before the change and all still fail: a cosmetic edit ends so. Not plausible, ranked in tier 1
+    (aider's order otherwise unchanged), and the loop goes on; fixing one of them (breaking none) is plausible."""
+    cosmetic = _attempt(still=("t::issue", "t::old"))
+    assert cosmetic.fixes_nothing and not cosmetic.tests_ok
+    assert rank(cosmetic, "pytest") == (1, 0)
+    assert not as_good_as_it_gets(cosmetic, "pytest") and not plausible(cosmetic, "pytest")
+    fix = _attempt(still=("t::old",), fixed=("t::issue",))
+    assert not fix.fixes_nothing and fix.tests_ok and plausible(fix, "pytest") and rank(fix, "pytest") == (0, 0)
+    assert rank(_attempt(still=("t::old",), new=("t::a",)), "pytest") == (1, 1)  # a new failure still ranks lower
+    # A baseline with no failure keeps the rule: tests ran, nothing new fails.
+    assert not _attempt().fixes_nothing and plausible(_attempt(), "pytest")

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.report import not_plausible_reason, pr_body
 from runner.errors import ModelError, RunnerError
 from runner.job import SolveDeps, SolveRequest, about_the_tests, solve
 from runner.models import ModelPair
@@ -342,6 +343,72 @@ def test_a_regression_in_ids_with_spaces_is_not_plausible(tmp_path: Path,
     assert attempt.new_failures == ['tests/test_text.py::test_shout[say "hi"]',
                                     "tests/test_text.py::test_shout[two words]"]
     assert str(outcome.baseline_tests) == "4 passed" and str(attempt.tests_after) == "2 passed, 2 failed"
+
+
+# Two tests fail before any change: `test_add` (the issue) and `test_sub` (as old as the repository).
+TWO_FAILING = CALC + "\n\ndef sub(a, b):\n    return a + b\n"
+TWO_FAILING_TESTS = CALC_TESTS.replace("import add, mul", "import add, mul, sub") + \
+    "\n\ndef test_sub():\n    assert sub(3, 2) == 1\n"
+COSMETIC = block("calc.py", "def add(a, b):\n", "def add(a, b):  # adds\n")
+
+
+@SESSIONS
+def test_a_cosmetic_edit_with_failing_tests_before_is_not_plausible(tmp_path: Path,
+                                                                     session: Callable[[Path], SandboxSession]) -> None:
+    """Nothing new fails, but every test that failed before still fails: nothing shows the change fixes the issue.
+    The Junior is told so, with the tests, and the PR's reason says it."""
+    origin = make_origin(tmp_path, {"calc.py": TWO_FAILING, "test_calc.py": TWO_FAILING_TESTS},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    chat = ScriptedChat("plan", COSMETIC, "no", "no", "no")
+    outcome = _solve(tmp_path, origin, chat, session=session)
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE
+    [attempt] = outcome.attempts
+    assert attempt.new_failures == [] and attempt.fixed_tests == [] and attempt.fixes_nothing
+    assert attempt.still_failing == ["test_calc.py::test_add", "test_calc.py::test_sub"]
+    assert attempt.reflections == 3 and len(chat.calls) == 5
+    feedback = chat.calls[2][1][-1]["content"]
+    assert ("nothing new fails, but every test that failed before the change still fails: nothing shows that it "
+            "fixes the issue. These tests failed before your edits and still fail: test_calc.py::test_add, "
+            "test_calc.py::test_sub.") in feedback
+    assert not_plausible_reason(outcome, attempt) == ("every test that failed before the change still fails: "
+                                                      "nothing shows that it fixes the issue")
+    body = pr_body(outcome, [])
+    assert "Refs #1" in body and "Fixes #1" not in body
+
+
+@SESSIONS
+def test_fixing_one_of_two_old_failures_is_plausible_and_names_the_fixed_test(
+        tmp_path: Path, session: Callable[[Path], SandboxSession]) -> None:
+    origin = make_origin(tmp_path, {"calc.py": TWO_FAILING, "test_calc.py": TWO_FAILING_TESTS},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    outcome = _solve(tmp_path, origin, ScriptedChat("make add add", EDIT), session=session)
+    assert outcome.verdict is Verdict.PLAUSIBLE
+    [attempt] = outcome.attempts
+    assert attempt.fixed_tests == ["test_calc.py::test_add"] and attempt.still_failing == ["test_calc.py::test_sub"]
+    assert attempt.new_failures == [] and attempt.reflections == 0
+    body = pr_body(outcome, [])
+    assert "Fixes #1" in body and "### Fixed by this change (failed before it, pass with it)\n" \
+        "- `test_calc.py::test_add`\n" in body
+
+
+@SESSIONS
+def test_a_conftest_that_no_longer_imports_is_said_to_run_no_test(tmp_path: Path,
+                                                                  session: Callable[[Path], SandboxSession]) -> None:
+    """pytest cannot start after the change (exit 4, no report): no test ran, rather than "which tests fail
+    cannot be read"; the Junior is told why."""
+    conftest = "import calc\n"
+    origin = make_origin(tmp_path, {"calc.py": CALC, "test_calc.py": CALC_TESTS, "conftest.py": conftest},
+                         config=f"test: {PYTEST}\nattempts: 1\n")
+    breaks = block("calc.py", "    return a * b\n", "    return a * b\n\n\nraise RuntimeError('broken')\n")
+    chat = ScriptedChat("plan", breaks, "no", "no", "no")
+    outcome = _solve(tmp_path, origin, chat, session=session)
+    assert outcome.verdict is Verdict.NOT_PLAUSIBLE
+    [attempt] = outcome.attempts
+    assert attempt.test is not None and attempt.test.exit_code == 4
+    assert attempt.new_failures == [] and str(attempt.tests_after) == "no test ran" and not attempt.tests_ok
+    assert "checks nothing: no test ran: pytest could not start (exit 4): ImportError while loading conftest" \
+        in chat.calls[2][1][-1]["content"]
+    assert not_plausible_reason(outcome, attempt) == "the tests checked nothing after the change (no test ran)"
 
 
 APP = "def helper():\n    return 1\n"
