@@ -128,8 +128,9 @@ class AttemptRunner:
         """The contents the last lint and tests ran on (None: not yet)."""
 
     # ---- model calls ---------------------------------------------------------------------------
-    def _call(self, role: str, messages: list[Message]) -> str:
-        """One call for `role`, falling back to the next model pair when a provider stays down."""
+    def _call(self, role: str, messages: list[Message], purpose: str) -> str:
+        """One call for `role`, falling back to the next model pair when a provider stays down. `purpose` says
+        why the call is made, so a cost-cap stop can say what the money went on."""
         while True:
             pair = self.pairs[self.pair_index]
             model = pair.senior if role == "senior" else pair.junior
@@ -145,7 +146,7 @@ class AttemptRunner:
                                               f"{nxt.senior} + {nxt.junior}")
                 self.attempt.senior, self.attempt.junior = nxt.senior, nxt.junior
                 continue
-            self.ctx.budget.charge(role, done)
+            self.ctx.budget.charge(role, done, purpose)
             self._truncated = done.finish_reason == "length"
             self.attempt.calls.append(LLMCall(role, model, done.prompt_tokens, done.completion_tokens,
                                               done.cost_usd, done.duration_s, done.cost_estimated))
@@ -167,14 +168,14 @@ class AttemptRunner:
             return [path for path, _ in candidates], ""
         senior.append({"role": "user", "content": prompts.render(
             "senior_select.md.j2", repo_map=rendered, max_files=self.ctx.settings.max_files, **self._issue_vars())})
-        reply = self._call("senior", senior)
+        reply = self._call("senior", senior, "choose the files to read")
         senior.append({"role": "assistant", "content": reply})
         wanted = parse_file_list(reply)
         unknown = [p for p in wanted if p not in self.tracked]
         if unknown:
             senior.append({"role": "user", "content": prompts.render(
                 "senior_select_retry.md.j2", unknown=[(p, closest_paths(p, self.ctx.files)) for p in unknown])})
-            reply = self._call("senior", senior)
+            reply = self._call("senior", senior, "choose the files again (it named unknown paths)")
             senior.append({"role": "assistant", "content": reply})
             wanted = parse_file_list(reply)
         chosen = [p for p in wanted if p in self.tracked][: self.ctx.settings.max_files]
@@ -188,7 +189,7 @@ class AttemptRunner:
         senior.append({"role": "user", "content": prompts.render(
             "senior_plan.md.j2", continued=bool(repo_map), repo_map="", file_contents=shown,
             fence=fence_for([t for _, t in shown]), **self._issue_vars())})
-        plan = self._call("senior", senior)
+        plan = self._call("senior", senior, "plan the change")
         senior.append({"role": "assistant", "content": plan})
         self.attempt.plan = plan
         return plan
@@ -204,7 +205,7 @@ class AttemptRunner:
             {"role": "user", "content": prompts.render(
                 "senior_review.md.j2", diff=diff, test_command=self.checks.test_command or "",
                 test_summary=feedback_tests, **self._issue_vars())}]
-        verdict = self._call("senior", messages)
+        verdict = self._call("senior", messages, "review the diff")
         self.attempt.review = verdict
         return verdict
 
@@ -299,8 +300,9 @@ class AttemptRunner:
         junior: list[Message] = [{"role": "system", "content": prompts.render("junior_system.md")},
                                  {"role": "user", "content": first}]
         reviews = 0
+        purpose = "write the edits"
         while True:
-            reply = self._call("junior", junior)
+            reply = self._call("junior", junior, purpose)
             junior.append({"role": "assistant", "content": reply})
             feedback = self._check(reply)
             ok = not (feedback.edit_errors or feedback.lint_errors or feedback.new_failures or feedback.test_problem)
@@ -313,6 +315,7 @@ class AttemptRunner:
             if ok or self.attempt.reflections >= settings.max_reflections:
                 return
             self.attempt.reflections += 1
+            purpose = _fix_purpose(feedback)
             shown = self._shown(files)
             junior.append({"role": "user", "content": prompts.render(
                 "junior_fix.md.j2", edit_errors=feedback.edit_errors, applied=feedback.applied,
@@ -366,3 +369,13 @@ class AttemptRunner:
             self._last_test_summary = self._test(feedback)
             self._checked = dict(self.contents)
         return feedback
+
+
+def _fix_purpose(feedback: _Feedback) -> str:
+    """Why the Junior is asked again, in the words a cost-cap stop uses."""
+    reasons = [name for name, present in (("edits that did not apply", feedback.edit_errors),
+                                           ("new lint errors", feedback.lint_errors),
+                                           ("new test failures", feedback.new_failures),
+                                           ("tests that showed nothing", feedback.test_problem),
+                                           ("the Senior's review", feedback.review)) if present]
+    return "fix " + " and ".join(reasons or ["its edits"])

@@ -32,6 +32,8 @@ class Charge:
     cost_usd: float
     estimated: bool = False
     """The model had no known price: `cost_usd` is the high fallback estimate."""
+    purpose: str = ""
+    """Why the call was made ("plan the change", "fix new test failures"...); empty when the caller did not say."""
 
 
 @dataclass
@@ -49,9 +51,9 @@ class Budget:
     def spent_usd(self) -> float:
         return sum(c.cost_usd for c in self.charges)
 
-    def charge(self, role: str, done: Completion) -> None:
-        """Record a call `role` made and what it cost."""
-        self.charges.append(Charge(role, done.model, done.cost_usd, done.cost_estimated))
+    def charge(self, role: str, done: Completion, purpose: str = "") -> None:
+        """Record a call `role` made, why, and what it cost."""
+        self.charges.append(Charge(role, done.model, done.cost_usd, done.cost_estimated, purpose))
 
     def check(self) -> None:
         """Raise the stop that applies, if any; a cancel comes first, since no result of the job is wanted."""
@@ -83,7 +85,19 @@ def cost_stop(cap: float, spent: float, charges: Sequence[Charge]) -> str:
     if rest:
         shown.append(f"{_count(len(rest))} to {len(groups) - _SHOWN_GROUPS} other model(s) spent "
                      f"{_usd(sum(c.cost_usd for c in rest))}")
-    return f"{head}: " + ", ".join(shown)
+    return f"{head}: " + ", ".join(shown) + _purposes(charges)
+
+
+def _purposes(charges: Sequence[Charge]) -> str:
+    """`; the calls were made to plan the change (1), write the edits (1), fix new test failures (3)`, in the
+    order the job made them: what the budget went on, which a count by model alone does not say."""
+    counts: dict[str, int] = {}
+    for c in charges:
+        if c.purpose:
+            counts[c.purpose] = counts.get(c.purpose, 0) + 1
+    if not counts:
+        return ""
+    return "; the calls were made to " + ", ".join(f"{purpose} ({n})" for purpose, n in counts.items())
 
 
 def _groups(charges: Sequence[Charge]) -> list[list[Charge]]:

@@ -99,7 +99,8 @@ def test_an_unpriced_remote_model_that_reaches_the_cost_cap_is_named(tmp_path: P
     assert len(proxy.targets) == 3 and len(llm_double.requests) == 3
     outcome = json.loads(done.stdout.strip().splitlines()[-1])
     assert outcome["error"] == ("the cost cap of $0.05 was reached: 3 calls to openai/acme-coder-7b (junior 2, "
-                                "senior 1; estimated, no known price) spent $0.0675")
+                                "senior 1; estimated, no known price) spent $0.0675; the calls were made to "
+                                "plan the change (1), write the edits (1), fix edits that did not apply (1)")
     assert outcome["hint"].startswith("the calls to openai/acme-coder-7b were charged an estimate, $15/$75 per "
                                       "million input/output tokens, for want of a known price: the App's operator "
                                       "can set the real price in AI_FIX_MODEL_PRICES")

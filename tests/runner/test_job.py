@@ -120,7 +120,8 @@ def test_cost_cap_keeps_the_best_result_so_far(tmp_path: Path) -> None:
     outcome = _solve(tmp_path, origin, chat)
     assert outcome.verdict is Verdict.NOT_PLAUSIBLE
     assert outcome.error == ("the cost cap of $0.015 was reached ($0.02 spent): 1 call to openai/senior (senior) "
-                             "spent $0.01, 1 call to openai/junior (junior) spent $0.01")
+                             "spent $0.01, 1 call to openai/junior (junior) spent $0.01; the calls were made to "
+                             "plan the change (1), write the edits (1)")
     [attempt] = outcome.attempts
     assert attempt.new_failures == ["test_calc.py::test_mul"] and attempt.still_failing == ["test_calc.py::test_add"]
     assert _branch_file(origin, "calc.py").endswith("    return a ** b\n")

@@ -95,3 +95,15 @@ def test_free_calls_never_reach_a_cap_and_a_zero_cap_stops_before_any_call() -> 
     with pytest.raises(CostLimitReached) as stopped:
         Budget(max_cost_usd=0.0, deadline=time.monotonic() + 60).check()
     assert stopped.value.message == "the cost cap of $0 was reached before any model call"
+
+
+def test_a_cost_stop_says_what_the_calls_were_made_for() -> None:
+    budget = Budget(max_cost_usd=1.0, deadline=time.monotonic() + 60)
+    for role, purpose in [("senior", "plan the change"), ("junior", "write the edits"),
+                          ("junior", "fix new test failures"), ("junior", "fix new test failures")]:
+        budget.charge(role, _call("ollama/qwen", 0.3, estimated=True), purpose)
+    with pytest.raises(CostLimitReached) as stopped:
+        budget.check()
+    assert stopped.value.message == (
+        "the cost cap of $1 was reached: 4 calls to ollama/qwen (junior 3, senior 1; estimated, no known price) "
+        "spent $1.2; the calls were made to plan the change (1), write the edits (1), fix new test failures (2)")
