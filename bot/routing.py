@@ -4,7 +4,7 @@ Authorisation by repository permission needs an API call, so it happens in the w
 this only filters what can be decided from the payload (event, label, bot authors, commands).
 
 Why a tolerant read of the raw dict rather than githubkit's webhook models (`githubkit.webhooks.parse`),
-measured with githubkit 0.16.1 / schemas 2026-03-10 on the example payloads in shared/data/github-webhooks:
+measured with githubkit 0.16.1 / schemas 2026-03-10 on the example payloads (tests/data/shared/data/github-webhooks):
 - they reject the very trigger: GitHub's own `issues.labeled` example fails validation (6 errors), because
   the models require `label.archived_at`/`archived_by`, which the example, GitHub's OpenAPI description
   the tests validate against, and older or GHES deliveries do not carry; 15 of the 48 examples fail alike.

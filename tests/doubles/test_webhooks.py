@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from tests.doubles import webhooks
+from tests.doubles.github.openapi import read_json
 from tests.doubles.webhooks import DELETE, Actor, deliver, headers, load_payload, sign
 
 SPEC = "data/github-openapi/api.github.com.json"
@@ -31,7 +32,7 @@ def test_sign_matches_githubs_documented_test_vector() -> None:
 
 
 def test_sha1_signature_of_the_same_vector() -> None:
-    # Not documented by GitHub; computed independently in shared/data/github-webhooks/SOURCES.md.
+    # Not documented by GitHub; computed independently in tests/data/shared/data/github-webhooks/SOURCES.md.
     assert webhooks.sign_sha1("It's a Secret to Everybody", b"Hello, World!") == (
         "sha1=01dc10d0c83e72ed246219cdd91669667fe2ca59"
     )
@@ -203,7 +204,7 @@ def _spec_registry() -> Any:
     from referencing import Registry, Resource
     from referencing.jsonschema import DRAFT4
 
-    spec = json.loads((webhooks.shared_dir() / SPEC).read_text(encoding="utf-8"))
+    spec = read_json(webhooks.shared_dir() / SPEC)
     return spec, Registry().with_resource("urn:github", Resource.from_contents(spec, default_specification=DRAFT4))
 
 

@@ -51,9 +51,10 @@ _KEEP: Any = object()  # "argument not given" for optional overrides where None 
 
 
 def shared_dir() -> Path:
-    """`$AI_FIX_SHARED_DIR`, else `<repo root>/../shared` (the layout of the development machine and CI)."""
+    """`$AI_FIX_SHARED_DIR`, else the suite's own copy in tests/data/shared (same layout as the project's shared/
+    folder, the OpenAPI description gzipped), so a plain clone runs the suite."""
     override = os.environ.get(SHARED_DIR_ENV)
-    return Path(override) if override else Path(__file__).resolve().parents[2].parent / "shared"
+    return Path(override) if override else Path(__file__).resolve().parents[1] / "data" / "shared"
 
 
 def webhooks_dir() -> Path:

@@ -18,6 +18,7 @@ Design notes:
 from __future__ import annotations
 
 import functools
+import gzip
 import json
 import os
 import re
@@ -33,10 +34,18 @@ _DIFF_MEDIA = re.compile(r"^application/vnd\.github(\.[\w-]+)?\.(diff|patch)$")
 
 
 def spec_path() -> Path:
-    """Where the spec lives: ``$AI_FIX_SHARED_DIR`` or ``<repo root>/../shared``."""
+    """Where the spec lives: ``$AI_FIX_SHARED_DIR`` or the suite's copy in tests/data/shared (gzipped there)."""
     shared = os.environ.get("AI_FIX_SHARED_DIR")
-    base = Path(shared) if shared else Path(__file__).resolve().parents[3].parent / "shared"
+    base = Path(shared) if shared else Path(__file__).resolve().parents[2] / "data" / "shared"
     return base / "data" / "github-openapi" / "api.github.com.json"
+
+
+def read_json(path: Path) -> Any:
+    """`path`, or `path.gz` when only the compressed copy is there (the suite keeps the 13 MB spec gzipped)."""
+    if path.exists():
+        return json.loads(path.read_bytes())
+    with gzip.open(path.with_name(path.name + ".gz"), "rb") as fh:
+        return json.load(fh)
 
 
 @dataclass(frozen=True)
@@ -123,9 +132,7 @@ class Spec:
 @functools.lru_cache(maxsize=4)
 def load_spec(path: str | None = None) -> Spec:
     """Parse the spec once per process (about 0.3 s for JSON, openapi-core objects are lazy)."""
-    p = Path(path) if path else spec_path()
-    with p.open("rb") as fh:
-        raw = json.load(fh)
+    raw = read_json(Path(path) if path else spec_path())
     _allow_null_in_nullable_enums(raw)
     routes = sorted((_compile(t) for t in raw["paths"]), key=lambda r: r.sort_key)
     spec = Spec(raw, routes)
